@@ -1,0 +1,336 @@
+"""Reading and writing images, with the format detected from the file's bytes.
+
+Supported: PNG, JPEG, BMP and TIFF; 8-bit and 16-bit; gray, gray with alpha,
+RGB, RGBA and palette images. 16-bit PNG goes through pypng because Pillow
+decodes 16-bit color PNG to 8 bits. Every write goes to a temporary file in
+the target folder that is renamed over the target only when complete.
+"""
+
+import contextlib
+import io
+import os
+import struct
+import tempfile
+import warnings
+from pathlib import Path
+
+import numpy as np
+import png
+import tifffile
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from .errors import ImageReadError, ImageWriteError, InvalidInputError
+
+__all__ = [
+    "DEFAULT_MAX_PIXELS",
+    "read_image",
+    "write_image",
+    "atomic_write",
+    "detect_format",
+    "format_from_suffix",
+]
+
+# Images above this many pixels are rejected before they are decoded, a
+# defence against decompression bombs. About 100 megapixels.
+DEFAULT_MAX_PIXELS = 100_000_000
+
+_SIGNATURES = (
+    (b"\x89PNG\r\n\x1a\n", "PNG"),
+    (b"\xff\xd8\xff", "JPEG"),
+    (b"II*\x00", "TIFF"),
+    (b"MM\x00*", "TIFF"),
+    (b"II+\x00", "TIFF"),
+    (b"MM\x00+", "TIFF"),
+    (b"BM", "BMP"),
+)
+
+_SUFFIXES = {
+    ".png": "PNG",
+    ".jpg": "JPEG",
+    ".jpeg": "JPEG",
+    ".bmp": "BMP",
+    ".tif": "TIFF",
+    ".tiff": "TIFF",
+}
+
+
+def detect_format(data):
+    """Return "PNG", "JPEG", "BMP" or "TIFF" from the leading bytes, else None."""
+    for signature, name in _SIGNATURES:
+        if data.startswith(signature):
+            return name
+    return None
+
+
+def format_from_suffix(path):
+    """Return the output format named by the file extension of ``path``."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in _SUFFIXES:
+        known = ", ".join(sorted(_SUFFIXES))
+        raise ImageWriteError(
+            f"cannot tell the image format of {str(path)!r} from its extension; "
+            f"use one of {known}."
+        )
+    return _SUFFIXES[suffix]
+
+
+def read_image(path, *, max_pixels=DEFAULT_MAX_PIXELS):
+    """Read an image file into an array, keeping its bit depth.
+
+    Parameters
+    ----------
+    path : str or path-like
+        Image file. The format is detected from the bytes, not the extension.
+    max_pixels : int, optional
+        Largest accepted ``height * width``, checked before decoding.
+
+    Returns
+    -------
+    image : ndarray of shape (H, W) or (H, W, C)
+        ``uint8`` or ``uint16`` (``float32`` for floating-point TIFF). Palette
+        images are expanded to RGB, or RGBA when they have transparency; a
+        JPEG's EXIF orientation is applied.
+    """
+    path = Path(path)
+    data = _read_bytes(path)
+    kind = detect_format(data)
+    if kind is None:
+        raise ImageReadError(
+            f"{str(path)!r} is not a PNG, JPEG, BMP or TIFF image (unknown file "
+            "signature). Convert it to one of these formats."
+        )
+
+    try:
+        if kind == "TIFF":
+            image = _read_tiff(data, path, max_pixels)
+        elif kind == "PNG" and _png_bit_depth(data) == 16:
+            image = _read_png16(data, path, max_pixels)
+        else:
+            image = _read_with_pillow(data, path, max_pixels)
+    except (ImageReadError, InvalidInputError):
+        raise
+    except (OSError, SyntaxError, ValueError, EOFError, struct.error, png.Error) as error:
+        raise ImageReadError(
+            f"cannot decode {str(path)!r} as {kind}: {error}. The file may be "
+            "truncated or corrupt."
+        ) from error
+    return image
+
+
+def _read_bytes(path):
+    if not path.exists():
+        raise ImageReadError(f"file not found: {str(path)!r}.")
+    if path.is_dir():
+        raise ImageReadError(f"{str(path)!r} is a folder, not an image file.")
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise ImageReadError(f"cannot read {str(path)!r}: {error.strerror}.") from error
+    if not data:
+        raise ImageReadError(f"{str(path)!r} is empty (0 bytes).")
+    return data
+
+
+def _check_pixels(path, height, width, max_pixels):
+    if height * width > max_pixels:
+        raise InvalidInputError(
+            f"{str(path)!r} has {width} x {height} = {width * height} pixels, more "
+            f"than the limit of {max_pixels}. Raise it with --max-pixels (max_pixels) "
+            "if you trust the file."
+        )
+
+
+def _png_bit_depth(data):
+    # IHDR follows the 8-byte signature: length, type, width, height, depth.
+    return data[24] if len(data) > 25 else 0
+
+
+def _read_png16(data, path, max_pixels):
+    width, height = struct.unpack(">II", data[16:24])
+    _check_pixels(path, height, width, max_pixels)
+    width, height, rows, info = png.Reader(bytes=data).asDirect()
+    image = np.vstack([np.asarray(row, dtype=np.uint16) for row in rows])
+    image = image.reshape(height, width, info["planes"])
+    return image[..., 0] if info["planes"] == 1 else image
+
+
+def _read_tiff(data, path, max_pixels):
+    with tifffile.TiffFile(io.BytesIO(data)) as tif:
+        page = tif.pages[0]
+        _check_pixels(path, page.imagelength, page.imagewidth, max_pixels)
+        image = page.asarray()
+    if image.dtype.kind == "f":
+        return image.astype(np.float32)
+    if image.dtype == bool:
+        return image.astype(np.uint8) * 255
+    if image.dtype not in (np.uint8, np.uint16):
+        raise InvalidInputError(
+            f"{str(path)!r} stores {image.dtype} samples; only 8-bit, 16-bit and "
+            "floating-point TIFF are supported."
+        )
+    if image.ndim == 3 and image.shape[0] in (3, 4) and image.shape[2] > 4:
+        image = np.moveaxis(image, 0, -1)
+    return image
+
+
+_PILLOW_MODES = {
+    "1": "L",
+    "CMYK": "RGB",
+    "YCbCr": "RGB",
+    "LAB": "RGB",
+    "HSV": "RGB",
+    "RGBX": "RGB",
+    "RGBa": "RGBA",
+    "La": "LA",
+    "PA": "RGBA",
+}
+
+
+def _read_with_pillow(data, path, max_pixels):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        try:
+            image = Image.open(io.BytesIO(data))
+        except Image.DecompressionBombError:
+            width, height = _header_size(data)
+            _check_pixels(path, height, width, max_pixels)
+            raise
+        except UnidentifiedImageError as error:
+            raise ImageReadError(f"cannot decode {str(path)!r}: {error}.") from error
+        width, height = image.size
+        _check_pixels(path, height, width, max_pixels)
+        image.load()
+        image = ImageOps.exif_transpose(image)
+
+    if image.mode == "P":
+        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
+    elif image.mode in _PILLOW_MODES:
+        image = image.convert(_PILLOW_MODES[image.mode])
+
+    array = np.asarray(image)
+    if image.mode == "F":
+        return array.astype(np.float32)
+    if array.dtype.kind in "iu" and array.dtype.itemsize > 1:
+        if array.min() < 0 or array.max() > 65535:
+            raise InvalidInputError(
+                f"{str(path)!r} has values outside 0..65535, so it is not an 8-bit "
+                "or 16-bit image."
+            )
+        return array.astype(np.uint16)
+    return array
+
+
+def _header_size(data):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        limit = Image.MAX_IMAGE_PIXELS
+        try:
+            Image.MAX_IMAGE_PIXELS = None
+            return Image.open(io.BytesIO(data)).size
+        finally:
+            Image.MAX_IMAGE_PIXELS = limit
+
+
+@contextlib.contextmanager
+def atomic_write(path, mode="wb"):
+    """Open a temporary file beside ``path`` and rename it to ``path`` on success.
+
+    If the body raises, including on KeyboardInterrupt, the temporary file is
+    removed and ``path`` is left as it was.
+    """
+    path = Path(path)
+    folder = path.parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(
+            dir=folder, prefix=f".{path.name}.", suffix=".part"
+        )
+    except OSError as error:
+        raise ImageWriteError(
+            f"cannot write to folder {str(folder)!r}: {error.strerror}. Choose a "
+            "writable place."
+        ) from error
+
+    try:
+        with os.fdopen(handle, mode) as stream:
+            yield stream
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+
+
+def to_integer_image(image, bit_depth):
+    """Convert a float image in [0, 1] to ``uint8`` or ``uint16`` by rounding."""
+    if bit_depth not in (8, 16):
+        raise InvalidInputError(f"bit_depth must be 8 or 16, got {bit_depth!r}.")
+    image = np.asarray(image)
+    if image.dtype == np.uint8 and bit_depth == 8:
+        return image
+    if image.dtype == np.uint16 and bit_depth == 16:
+        return image
+    if image.dtype.kind in "ui":
+        raise InvalidInputError(
+            f"cannot write a {image.dtype} image as {bit_depth}-bit; pass floats in [0, 1]."
+        )
+    top = 255 if bit_depth == 8 else 65535
+    dtype = np.uint8 if bit_depth == 8 else np.uint16
+    return np.round(np.clip(image, 0.0, 1.0) * top).astype(dtype)
+
+
+def write_image(path, image, *, bit_depth=8):
+    """Write an image atomically in the format named by the extension of ``path``.
+
+    Parameters
+    ----------
+    path : str or path-like
+        Output file; ``.png``, ``.jpg``, ``.jpeg``, ``.bmp``, ``.tif`` or ``.tiff``.
+    image : ndarray of shape (H, W) or (H, W, C)
+        Float values in [0, 1], or ``uint8``/``uint16`` matching ``bit_depth``.
+    bit_depth : {8, 16}, default=8
+        Sample size in the file. JPEG and BMP store 8 bits only.
+    """
+    kind = format_from_suffix(path)
+    if bit_depth == 16 and kind in ("JPEG", "BMP"):
+        raise ImageWriteError(
+            f"{kind} stores 8 bits per sample, so {str(path)!r} cannot hold a "
+            "16-bit image. Use .png or .tif."
+        )
+    image = to_integer_image(image, bit_depth)
+    if image.ndim == 3 and image.shape[2] == 1:
+        image = image[..., 0]
+    if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (2, 3, 4)):
+        raise InvalidInputError(f"cannot write an image of shape {image.shape}.")
+    if kind == "JPEG" and image.ndim == 3 and image.shape[2] in (2, 4):
+        image = image[..., :-1] if image.shape[2] == 4 else image[..., 0]
+    if kind == "BMP" and image.ndim == 3 and image.shape[2] == 2:
+        image = image[..., 0]
+
+    try:
+        with atomic_write(path) as stream:
+            if kind == "TIFF":
+                tifffile.imwrite(stream, image)
+            elif kind == "PNG" and bit_depth == 16:
+                _write_png16(stream, image)
+            else:
+                options = {"quality": 95} if kind == "JPEG" else {}
+                Image.fromarray(image).save(stream, format=kind, **options)
+    except OSError as error:
+        if isinstance(error, ImageWriteError):
+            raise
+        raise ImageWriteError(f"cannot write {str(path)!r}: {error}.") from error
+
+
+def _write_png16(stream, image):
+    height, width = image.shape[:2]
+    planes = 1 if image.ndim == 2 else image.shape[2]
+    writer = png.Writer(
+        width,
+        height,
+        greyscale=planes in (1, 2),
+        alpha=planes in (2, 4),
+        bitdepth=16,
+    )
+    writer.write(stream, image.reshape(height, width * planes))
