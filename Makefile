@@ -12,7 +12,7 @@ $(BIN)/mfinpaint: pyproject.toml
 	touch $@
 
 demo: $(BIN)/mfinpaint
-	$(BIN)/mfinpaint experiment -o results
+	$(BIN)/mfinpaint experiment -o results --force
 
 test: $(BIN)/mfinpaint
 	$(BIN)/python -m pytest -q

@@ -311,7 +311,7 @@ def write_image(path, image, *, bit_depth=8):
     try:
         with atomic_write(path) as stream:
             if kind == "TIFF":
-                tifffile.imwrite(stream, image)
+                stream.write(_encode_tiff(image))
             elif kind == "PNG" and bit_depth == 16:
                 _write_png16(stream, image)
             else:
@@ -321,6 +321,18 @@ def write_image(path, image, *, bit_depth=8):
         if isinstance(error, ImageWriteError):
             raise
         raise ImageWriteError(f"cannot write {str(path)!r}: {error}.") from error
+
+
+def _encode_tiff(image):
+    buffer = io.BytesIO()
+    if image.ndim == 2:
+        tifffile.imwrite(buffer, image, photometric="minisblack")
+    elif image.shape[2] == 2:
+        tifffile.imwrite(buffer, image, photometric="minisblack", extrasamples=["unassalpha"])
+    else:
+        extra = ["unassalpha"] if image.shape[2] == 4 else None
+        tifffile.imwrite(buffer, image, photometric="rgb", extrasamples=extra)
+    return buffer.getvalue()
 
 
 def _write_png16(stream, image):

@@ -1,0 +1,373 @@
+"""Command line: ``mfinpaint inpaint`` and ``mfinpaint experiment``.
+
+Results go to stdout, progress bars to stderr. Bad input or usage ends with
+one line on stderr and exit status 2; no output file is left half-written.
+"""
+
+import argparse
+import csv
+import io
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__
+from .errors import MfinpaintError
+from .experiment import run_experiment
+from .inpaint import image_to_float, inpaint
+from .io import DEFAULT_MAX_PIXELS, atomic_write, format_from_suffix, read_image, write_image
+from .masks import mask_from_alpha, mask_from_image, random_mask
+from .metrics import psnr, rse, ssim
+from .plotting import save_convergence_figure, save_restoration_figure
+
+log = logging.getLogger("mfinpaint")
+
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+class UsageError(MfinpaintError, ValueError):
+    """A command-line argument is invalid."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise UsageError(f"{message} (see '{self.prog} --help')")
+
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid integer {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _number_list(kind):
+    def parse(text):
+        try:
+            values = [kind(item) for item in text.split(",") if item.strip()]
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"invalid list {text!r}; give numbers separated by commas, like 5,10,50"
+            ) from None
+        if not values:
+            raise argparse.ArgumentTypeError("the list is empty")
+        return values
+
+    return parse
+
+
+def add_model_options(parser):
+    """Add the SmoothMF options shared by the commands that fit images."""
+    group = parser.add_argument_group("model")
+    group.add_argument("--rank", type=_positive_int, help="number of factors (default 50)")
+    group.add_argument("--lam", type=float, help="smoothing weight λ (default 10)")
+    group.add_argument("--rho", type=float, help="ridge weight ρ (default 0.1)")
+    group.add_argument("--order", type=int, choices=(1, 2), help="order of the differences")
+    group.add_argument("--solver", choices=("exact", "cg"), help="half-step solver")
+    group.add_argument("--max-iter", type=_positive_int, help="maximum outer iterations")
+    group.add_argument("--tol", type=float, help="relative objective decrease to stop at")
+    group.add_argument(
+        "--color", choices=("channels", "joint"), default="channels",
+        help="fit color channels one by one or side by side sharing W",
+    )
+    group.add_argument("--seed", type=int, default=1, help="seed of the mask and the start")
+
+
+def model_params(args):
+    """Return the SmoothMF keyword arguments given on the command line."""
+    names = ("rank", "lam", "rho", "order", "solver", "max_iter", "tol")
+    params = {name: getattr(args, name) for name in names if getattr(args, name) is not None}
+    params["random_state"] = args.seed
+    return params
+
+
+def _build_parser():
+    parser = _Parser(
+        prog="mfinpaint",
+        description="Restore missing pixels with smoothing matrix factorization.",
+    )
+    parser.add_argument("--version", action="version", version=f"mfinpaint {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    command = commands.add_parser(
+        "inpaint", help="restore one image",
+        description="Restore the missing pixels of one image.",
+    )
+    command.add_argument("input", type=Path, help="image to restore (PNG, JPEG, BMP, TIFF)")
+    command.add_argument("-o", "--output", type=Path, required=True, help="restored image")
+    source = command.add_mutually_exclusive_group()
+    source.add_argument("--mask", type=Path, help="mask image: nonzero = missing pixel")
+    source.add_argument(
+        "--missing-rate", type=float,
+        help="hide this fraction of the pixels of a complete INPUT at random, "
+        "restore them and score against INPUT",
+    )
+    command.add_argument("--reference", type=Path, help="original image to score against")
+    command.add_argument("--report", type=Path, help="write a JSON report here")
+    command.add_argument("--masked", type=Path, help="write the masked input here")
+    command.add_argument(
+        "--bit-depth", type=int, choices=(8, 16),
+        help="bits per sample of the output (default: the input's)",
+    )
+    command.add_argument(
+        "--max-pixels", type=_positive_int, default=DEFAULT_MAX_PIXELS,
+        help=f"reject larger images (default {DEFAULT_MAX_PIXELS})",
+    )
+    command.add_argument("--force", action="store_true", help="overwrite existing files")
+    command.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_model_options(command)
+    command.set_defaults(handler=run_inpaint)
+
+    command = commands.add_parser(
+        "experiment", help="run the published experiment",
+        description="Run the published smoothing-MF experiment: ranks against λ "
+        "on a gray image with most pixels missing.",
+    )
+    command.add_argument(
+        "image", type=Path, nargs="?",
+        help="image to use (default: scikit-image's astronaut photograph)",
+    )
+    command.add_argument("-o", "--outdir", type=Path, default=Path("results"))
+    command.add_argument("--ranks", type=_number_list(int), default=[5, 10, 50])
+    command.add_argument("--lams", type=_number_list(float), default=[10.0, 1e-10])
+    command.add_argument("--rho", type=float, default=0.1)
+    command.add_argument("--missing-rate", type=float, default=0.9)
+    command.add_argument("--seed", type=int, default=1)
+    command.add_argument("--max-iter", type=_positive_int, default=100)
+    command.add_argument("--solver", choices=("cg", "exact"), default="cg")
+    command.add_argument(
+        "--max-pixels", type=_positive_int, default=DEFAULT_MAX_PIXELS,
+        help=f"reject larger images (default {DEFAULT_MAX_PIXELS})",
+    )
+    command.add_argument("--force", action="store_true", help="overwrite existing results")
+    command.add_argument("--quiet", action="store_true", help="no progress bars")
+    command.set_defaults(handler=run_experiment_command)
+    return parser
+
+
+def check_outputs(paths, inputs, force):
+    """Reject outputs that exist or that would overwrite an input, unless forced."""
+    resolved_inputs = {path.resolve() for path in inputs if path is not None}
+    for path in paths:
+        if path is None:
+            continue
+        if path.is_dir():
+            raise UsageError(f"output {str(path)!r} is a folder; give a file name.")
+        if force:
+            continue
+        if path.resolve() in resolved_inputs:
+            raise UsageError(
+                f"output {str(path)!r} is also an input; choose another name or "
+                "pass --force."
+            )
+        if path.exists():
+            raise UsageError(f"output {str(path)!r} exists; pass --force to overwrite it.")
+
+
+def _split_alpha(image):
+    """Return the color part of an image and its alpha channel (or None)."""
+    if image.ndim == 3 and image.shape[2] in (2, 4):
+        return image[..., :-1], image[..., -1]
+    return image, None
+
+
+def _load_mask(args, image, color):
+    """Return the bool mask of missing pixels and whether it came from alpha."""
+    shape = color.shape[:2]
+    if args.missing_rate is not None:
+        return random_mask(shape, args.missing_rate, args.seed)
+    if args.mask is not None:
+        mask = mask_from_image(read_image(args.mask, max_pixels=args.max_pixels))
+        if mask.shape != shape:
+            raise UsageError(
+                f"mask {str(args.mask)!r} is {mask.shape[1]} x {mask.shape[0]} pixels "
+                f"but the image is {shape[1]} x {shape[0]}; use a mask of the "
+                "image's size."
+            )
+        return mask
+    if image.ndim == 3 and image.shape[2] in (2, 4):
+        mask = mask_from_alpha(image)
+        if mask.any():
+            log.info("using the %d transparent pixels as the mask", int(mask.sum()))
+            return mask
+    raise UsageError(
+        f"no missing pixels given for {str(args.input)!r}; pass --mask MASK or "
+        "--missing-rate P, or use an image with transparent pixels."
+    )
+
+
+def _scores(reference, restored, mask):
+    return {
+        "rse": rse(reference, restored, mask),
+        "psnr": psnr(reference, restored),
+        "ssim": ssim(reference, restored),
+    }
+
+
+def _read_reference(path, shape, max_pixels):
+    reference, _ = image_to_float(read_image(path, max_pixels=max_pixels))
+    reference, _ = _split_alpha(reference)
+    if reference.ndim == 3 and reference.shape[2] == 1:
+        reference = reference[..., 0]
+    if reference.shape != shape:
+        raise UsageError(
+            f"reference {str(path)!r} has shape {reference.shape} but the restored "
+            f"image has shape {shape}; use the original of the same image."
+        )
+    return reference
+
+
+def run_inpaint(args):
+    """Restore one image file and write the outputs named on the command line."""
+    check_outputs([args.output, args.report, args.masked], [args.input, args.mask], args.force)
+    for path in (args.output, args.masked):
+        if path is not None:
+            format_from_suffix(path)
+
+    image = read_image(args.input, max_pixels=args.max_pixels)
+    values, depth = image_to_float(image)
+    color, alpha = _split_alpha(values)
+    if color.ndim == 3 and color.shape[2] == 1:
+        color = color[..., 0]
+    mask = _load_mask(args, image, color)
+    bit_depth = args.bit_depth or depth or 16
+    for path in (args.output, args.masked):
+        if path is not None and bit_depth == 16 and format_from_suffix(path) in ("JPEG", "BMP"):
+            raise UsageError(
+                f"{str(path)!r} cannot hold 16-bit samples; use .png or .tif, or "
+                "pass --bit-depth 8."
+            )
+
+    channel_axis = -1 if color.ndim == 3 else None
+    restored, info = inpaint(
+        color, mask, channel_axis=channel_axis, color=args.color,
+        verbose=not args.quiet, return_info=True, **model_params(args),
+    )
+
+    reference = None
+    if args.missing_rate is not None:
+        reference = color
+    elif args.reference is not None:
+        reference = _read_reference(args.reference, restored.shape, args.max_pixels)
+    scores = _scores(reference, restored, mask) if reference is not None else {}
+
+    if alpha is not None:
+        # Restored pixels become opaque; the others keep their alpha.
+        alpha = np.where(mask, 1.0, alpha)
+        restored = np.dstack([restored, alpha])
+    write_image(args.output, restored, bit_depth=bit_depth)
+    if args.masked is not None:
+        hidden = mask[..., None] if values.ndim == 3 else mask
+        write_image(args.masked, np.where(hidden, 0.0, values), bit_depth=bit_depth)
+
+    models = info["models"]
+    params = models[0].get_params() if models else model_params(args)
+    report = {
+        "input": str(args.input),
+        "output": str(args.output),
+        "rse": scores.get("rse"),
+        "psnr": scores.get("psnr"),
+        "ssim": scores.get("ssim"),
+        "seconds": round(info["seconds"], 4),
+        "iterations": info["iterations"],
+        "rank": params.get("rank"),
+        "lam": params.get("lam"),
+        "rho": params.get("rho"),
+        "order": params.get("order"),
+        "solver": params.get("solver"),
+        "color": args.color,
+        "missing_fraction": float(mask.mean()),
+        "height": int(values.shape[0]),
+        "width": int(values.shape[1]),
+        "channels": 1 if values.ndim == 2 else int(values.shape[2]),
+        "bit_depth": bit_depth,
+    }
+    if args.report is not None:
+        with atomic_write(args.report, "w") as stream:
+            json.dump(report, stream, indent=2)
+            stream.write("\n")
+
+    print(
+        f"restored {int(mask.sum())} missing pixels of {report['width']} x "
+        f"{report['height']} in {info['seconds']:.2f} s ({info['iterations']} "
+        f"iterations) -> {args.output}"
+    )
+    if scores:
+        print(f"RSE {scores['rse']:.4f}  PSNR {scores['psnr']:.2f} dB  SSIM {scores['ssim']:.4f}")
+    return 0
+
+
+RESULT_COLUMNS = ("rank", "lam", "solver", "rse", "psnr", "ssim", "seconds", "iterations")
+
+
+def run_experiment_command(args):
+    """Run the experiment and write results.csv, figure.png and convergence.png."""
+    outdir = args.outdir
+    files = [outdir / name for name in ("results.csv", "figure.png", "convergence.png")]
+    if outdir.exists() and not outdir.is_dir():
+        raise UsageError(f"output folder {str(outdir)!r} is a file; give a folder name.")
+    check_outputs(files, [args.image], args.force)
+
+    image = None
+    if args.image is not None:
+        image = read_image(args.image, max_pixels=args.max_pixels)
+    truth, mask, runs = run_experiment(
+        image, ranks=args.ranks, lams=args.lams, rho=args.rho,
+        missing_rate=args.missing_rate, seed=args.seed, max_iter=args.max_iter,
+        solver=args.solver, verbose=not args.quiet,
+    )
+
+    table = io.StringIO()
+    writer = csv.writer(table, lineterminator="\n")
+    writer.writerow(RESULT_COLUMNS)
+    for run in runs:
+        writer.writerow(
+            [run.rank, f"{run.lam:g}", run.solver, f"{run.rse:.4f}", f"{run.psnr:.2f}",
+             f"{run.ssim:.4f}", f"{run.seconds:.3f}", run.iterations]
+        )
+    with atomic_write(files[0], "w") as stream:
+        stream.write(table.getvalue())
+    save_restoration_figure(files[1], truth, mask, runs)
+    save_convergence_figure(files[2], runs)
+
+    print(f"{'rank':>5} {'lam':>8} {'RSE':>7} {'PSNR':>7} {'SSIM':>7} {'seconds':>8} {'iter':>5}")
+    for run in runs:
+        print(
+            f"{run.rank:>5} {run.lam:>8g} {run.rse:>7.4f} {run.psnr:>7.2f} "
+            f"{run.ssim:>7.4f} {run.seconds:>8.2f} {run.iterations:>5}"
+        )
+    print(f"wrote {', '.join(str(path) for path in files)}")
+    return 0
+
+
+def main(argv=None):
+    """Run the command line and return its exit status."""
+    logging.basicConfig(level=logging.WARNING, format="mfinpaint: %(message)s")
+    parser = _build_parser()
+    started = time.perf_counter()
+    try:
+        args = parser.parse_args(argv)
+        if not getattr(args, "quiet", False):
+            logging.getLogger("mfinpaint").setLevel(logging.INFO)
+        status = args.handler(args)
+    except MfinpaintError as error:
+        print(f"mfinpaint: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("mfinpaint: interrupted; no partial file was left.", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    log.debug("finished in %.2f s", time.perf_counter() - started)
+    return status
+
+
+def console_main():
+    """Entry point of the ``mfinpaint`` console script."""
+    sys.exit(main())

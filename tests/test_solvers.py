@@ -1,0 +1,159 @@
+import numpy as np
+import pytest
+
+from dense_reference import normal_residual, objective, published_fit
+from mfinpaint import SmoothMF
+from mfinpaint.difference import apply_laplacian, laplacian_bands
+from mfinpaint.observed import ObservedLines
+from mfinpaint.solvers import cg_half_step, exact_half_step
+
+from dense_reference import laplacian
+
+
+def random_problem(seed, shape=(17, 11), rank=4, missing_rate=0.5):
+    rng = np.random.default_rng(seed)
+    Y = rng.random(shape)
+    observed = rng.random(shape) >= missing_rate
+    X = rng.standard_normal((rank, shape[1]))
+    return Y, observed, X
+
+
+@pytest.mark.parametrize("order", [1, 2])
+@pytest.mark.parametrize("seed", range(5))
+def test_exact_half_step_solves_normal_equations(order, seed):
+    Y, observed, X = random_problem(seed)
+    rho, lam = 0.1, [0.5, 3.0, 10.0, 1e-10, 100.0][seed]
+    lines = ObservedLines(np.where(observed, Y, 0), observed, X.shape[0])
+
+    W = exact_half_step(lines, X, rho, lam, order)
+
+    residual = normal_residual(Y, observed, W, X, rho, lam, order)
+    scale = np.linalg.norm(X @ (Y * observed).T)
+    assert np.linalg.norm(residual) <= 1e-8 * scale
+
+
+@pytest.mark.parametrize("order", [1, 2])
+def test_exact_half_step_without_smoothing(order):
+    Y, observed, X = random_problem(7)
+    lines = ObservedLines(np.where(observed, Y, 0), observed, X.shape[0])
+
+    W = exact_half_step(lines, X, 0.3, 0.0, order)
+
+    residual = normal_residual(Y, observed, W, X, 0.3, 0.0, order)
+    assert np.linalg.norm(residual) <= 1e-8 * np.linalg.norm(X @ (Y * observed).T)
+
+
+@pytest.mark.parametrize("order", [1, 2])
+def test_laplacian_bands_match_dense(order):
+    for n in (1, 2, 3, 4, 9):
+        dense = laplacian(n, order) if n > order else np.zeros((n, n))
+        bands = laplacian_bands(n, order)
+        for k in range(order + 1):
+            np.testing.assert_allclose(bands[k, : n - k], np.diag(dense, k))
+
+
+@pytest.mark.parametrize("order", [1, 2])
+def test_laplacian_respects_segments(order):
+    rng = np.random.default_rng(0)
+    V = rng.standard_normal((3, 12))
+    dense = np.zeros((12, 12))
+    dense[:5, :5] = laplacian(5, order)
+    dense[5:, 5:] = laplacian(7, order)
+
+    np.testing.assert_allclose(apply_laplacian(V, order, [5, 7]), V @ dense, atol=1e-12)
+
+
+@pytest.mark.parametrize("order", [1, 2])
+def test_exact_objective_never_increases(order):
+    rng = np.random.default_rng(3)
+    Y = rng.random((30, 25))
+    mask = rng.random(Y.shape) < 0.6
+    model = SmoothMF(rank=5, lam=2.0, rho=0.05, order=order, max_iter=40, tol=0,
+                     random_state=0)
+
+    with pytest.warns(Warning):
+        model.fit(Y, mask)
+
+    steps = np.diff(model.objective_)
+    assert np.all(steps <= 1e-10 * np.abs(model.objective_[:-1]))
+
+
+def test_exact_objective_matches_dense():
+    rng = np.random.default_rng(4)
+    Y = rng.random((20, 16))
+    mask = rng.random(Y.shape) < 0.5
+    model = SmoothMF(rank=3, lam=1.5, rho=0.2, order=2, max_iter=3, tol=0,
+                     random_state=1)
+    with pytest.warns(Warning):
+        model.fit(Y, mask)
+
+    expected = objective(Y, ~mask, model.W_, model.X_, 0.2, 1.5, 2)
+    assert model.objective_[-1] == pytest.approx(expected, rel=1e-10)
+
+
+@pytest.mark.parametrize("order", [1, 2])
+def test_cg_matches_dense_published_solver(order):
+    rng = np.random.default_rng(5)
+    Y = rng.random((24, 18))
+    mask = rng.random(Y.shape) < 0.7
+    model = SmoothMF(rank=4, lam=10.0, rho=0.1, order=order, solver="cg",
+                     max_iter=15, random_state=np.random.default_rng(9))
+
+    model.fit(Y, mask)
+    W, X = published_fit(Y, ~mask, 4, 0.1, 10.0, order, 15, seed=9)
+
+    assert np.linalg.norm(model.W_ - W) <= 1e-8 * np.linalg.norm(W)
+    assert np.linalg.norm(model.X_ - X) <= 1e-8 * np.linalg.norm(X)
+
+
+def test_cg_half_step_matches_dense_update():
+    from dense_reference import published_cg_update
+
+    Y, observed, X = random_problem(11, shape=(15, 13), rank=3)
+    rng = np.random.default_rng(2)
+    W = rng.standard_normal((3, 15))
+    lines = ObservedLines(np.where(observed, Y, 0), observed, 3)
+
+    fast = cg_half_step(lines, X, W, 0.1, 10.0, 1)
+    dense = published_cg_update(Y, observed, W, X, 0.1, 10.0, 1)
+
+    assert np.linalg.norm(fast - dense) <= 1e-8 * np.linalg.norm(dense)
+
+
+def test_zeros_are_observed_data():
+    Y = np.zeros((20, 20))
+    Y[:, 10:] = 1.0
+    mask = np.zeros(Y.shape, dtype=bool)
+    mask[::3, ::4] = True
+
+    filled = SmoothMF(rank=2, lam=1.0, rho=1e-3, random_state=0).fit_transform(Y, mask)
+
+    black = mask.copy()
+    black[:, 10:] = False
+    assert np.abs(filled[black]).max() < 0.05
+    assert np.abs(filled[mask & ~black] - 1.0).max() < 0.05
+
+
+def test_observed_lines_count_zero_values():
+    Y = np.zeros((4, 5))
+    observed = np.ones((4, 5), dtype=bool)
+    observed[0, 0] = False
+
+    lines = ObservedLines(Y, observed, rank=2)
+
+    np.testing.assert_array_equal(lines.counts, [4, 5, 5, 5])
+
+
+def test_chunked_gram_matches_unchunked(monkeypatch):
+    import mfinpaint.observed as observed_module
+
+    Y, observed, X = random_problem(12, shape=(40, 30), rank=5)
+    whole = ObservedLines(np.where(observed, Y, 0), observed, 5)
+    monkeypatch.setattr(observed_module, "_CHUNK_ELEMENTS", 60)
+    chunked = ObservedLines(np.where(observed, Y, 0), observed, 5)
+
+    assert len(chunked.chunks) > 3
+    G1, B1 = whole.gram(X)
+    G2, B2 = chunked.gram(X)
+    np.testing.assert_allclose(G1, G2, rtol=1e-12)
+    np.testing.assert_allclose(B1, B2, rtol=1e-12)
