@@ -4,7 +4,7 @@ import numbers
 
 import numpy as np
 
-from .errors import InvalidInputError, InvalidParameterError
+from .errors import InvalidInputError, InvalidParameterError, SingularSystemError
 
 
 def check_int(name, value, minimum, maximum=None):
@@ -35,11 +35,53 @@ def check_float(name, value, minimum=0.0, maximum=None, open_max=False):
 
 
 def check_choice(name, value, choices):
-    """Return ``value`` after checking it is one of ``choices``."""
-    if value not in choices:
+    """Return ``value`` after checking it is one of ``choices``.
+
+    A value matches only a choice of its own kind, because True equals 1 and
+    1.0 equals 1 in Python.
+    """
+    if not any(_same_kind(value, choice) and value == choice for choice in choices):
         options = ", ".join(repr(c) for c in choices)
         raise InvalidParameterError(f"{name} must be one of {options}, got {value!r}.")
     return value
+
+
+def _same_kind(value, choice):
+    if isinstance(choice, str):
+        return isinstance(value, str)
+    if isinstance(choice, numbers.Integral):
+        return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+    return True
+
+
+def check_channel_axis(channel_axis, ndim):
+    """Return ``channel_axis`` after checking it is None or an axis of an ndim array."""
+    if channel_axis is None:
+        return None
+    if isinstance(channel_axis, bool) or not isinstance(channel_axis, numbers.Integral):
+        raise InvalidParameterError(
+            f"channel_axis must be None or an integer, got {channel_axis!r}."
+        )
+    if not -ndim <= channel_axis < ndim:
+        raise InvalidParameterError(
+            f"channel_axis {channel_axis} is out of range for an image with {ndim} "
+            f"axes; use a value from {-ndim} to {ndim - 1}."
+        )
+    return int(channel_axis)
+
+
+def check_image_values(values, missing):
+    """Check an image in channel-last order against its mask of missing values.
+
+    Observed values must be finite and at least one pixel must be observed.
+    The messages speak of an image, where SmoothMF speaks of a matrix ``Y``.
+    """
+    _check_observed_finite(values, missing, "the image has", "values")
+    if missing.all():
+        raise InvalidInputError(
+            "the mask marks every pixel as missing, so there is nothing to restore "
+            "from. Use a mask that keeps some pixels."
+        )
 
 
 def check_matrix_and_mask(Y, mask):
@@ -72,12 +114,50 @@ def check_matrix_and_mask(Y, mask):
                 f"mask shape {missing.shape} differs from Y shape {Y.shape}."
             )
 
-    bad = ~missing & ~np.isfinite(Y)
-    if bad.any():
-        raise InvalidInputError(
-            f"Y has {int(bad.sum())} observed entries that are NaN or infinite. "
-            "Mark them as missing in the mask or replace them."
-        )
+    _check_observed_finite(Y, missing, "Y has", "entries")
     if missing.all():
         raise InvalidInputError("every entry is missing, so there is nothing to fit.")
     return Y, missing
+
+
+def _check_observed_finite(values, missing, subject, noun):
+    """Raise InvalidInputError with the count of NaN or infinite observed values."""
+    bad = ~missing & ~np.isfinite(values)
+    if bad.any():
+        raise InvalidInputError(
+            f"{subject} {int(bad.sum())} observed {noun} that are NaN or infinite. "
+            "Mark them as missing in the mask or replace them."
+        )
+
+
+def check_solvable(missing, rank, rho, lam):
+    """Raise SingularSystemError if rho = lam = 0 leaves a half-step singular.
+
+    Without the ridge and smoothing terms, the normal equations of a row (or
+    column) have only the Gram matrix of its observed entries, which is
+    singular when the line has fewer than ``rank`` observed entries.
+    """
+    if rho > 0 or lam > 0:
+        return
+
+    observed = ~missing
+    short_rows = np.flatnonzero(observed.sum(axis=1) < rank)
+    short_columns = np.flatnonzero(observed.sum(axis=0) < rank)
+    if short_rows.size == 0 and short_columns.size == 0:
+        return
+    raise SingularSystemError(
+        f"with rho = 0 and lam = 0 the normal equations are singular, because "
+        f"{_describe_lines(short_rows, 'row')} and "
+        f"{_describe_lines(short_columns, 'column')} have fewer than rank = {rank} "
+        "observed entries. Set rho > 0 or lam > 0, or lower the rank."
+    )
+
+
+def _describe_lines(indices, noun, max_listed=5):
+    """Return for example "2 rows (0, 7)", listing at most ``max_listed`` indices."""
+    count = f"{indices.size} {noun}{'' if indices.size == 1 else 's'}"
+    if indices.size == 0:
+        return count
+    listed = ", ".join(str(i) for i in indices[:max_listed])
+    more = ", ..." if indices.size > max_listed else ""
+    return f"{count} ({listed}{more})"

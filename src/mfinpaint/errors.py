@@ -19,8 +19,11 @@ class MfinpaintError(Exception):
     """Base class of the errors raised by mfinpaint."""
 
 
-class InvalidParameterError(MfinpaintError, ValueError):
-    """A parameter is outside its valid range."""
+class InvalidParameterError(MfinpaintError, ValueError, TypeError):
+    """A parameter has the wrong type or is outside its valid range.
+
+    It is a TypeError as well as a ValueError, so either ``except`` catches it.
+    """
 
 
 class InvalidInputError(MfinpaintError, ValueError):

@@ -5,7 +5,7 @@ import time
 
 import numpy as np
 
-from ._validation import check_choice
+from ._validation import check_channel_axis, check_choice, check_image_values
 from .errors import InvalidInputError
 from .model import SmoothMF
 
@@ -48,7 +48,7 @@ def _check_mask(mask, channels, channel_axis):
         else:
             raise InvalidInputError(
                 f"mask must be bool (True = missing) or 0/1 integers, got dtype "
-                f"{mask.dtype}."
+                f"{mask.dtype}. Convert a mask image with mfinpaint.mask_from_image."
             )
     if channel_axis is not None and mask.ndim == 3:
         mask = np.moveaxis(mask, channel_axis, -1)
@@ -147,6 +147,7 @@ def inpaint(
     """
     check_choice("color", color, ("channels", "joint"))
     values, _ = image_to_float(image)
+    channel_axis = check_channel_axis(channel_axis, values.ndim)
     if channel_axis is None:
         if values.ndim != 2:
             raise InvalidInputError(
@@ -161,6 +162,7 @@ def inpaint(
             )
         channels = np.moveaxis(values, channel_axis, -1)
     mask = _check_mask(mask, channels, channel_axis)
+    check_image_values(channels, mask)
 
     start = time.perf_counter()
     if not mask.any():

@@ -9,9 +9,15 @@ from dataclasses import dataclass
 import numpy as np
 from tqdm.auto import tqdm
 
-from ._validation import check_choice, check_float, check_int, check_matrix_and_mask
+from ._validation import (
+    check_choice,
+    check_float,
+    check_int,
+    check_matrix_and_mask,
+    check_solvable,
+)
 from .difference import smoothing_penalty
-from .errors import ConvergenceWarning, InvalidParameterError
+from .errors import ConvergenceWarning, InvalidParameterError, SingularSystemError
 from .observed import ObservedLines
 from .solvers import cg_half_step, exact_half_step
 
@@ -41,6 +47,14 @@ def _make_generator(random_state):
     raise InvalidParameterError(
         "random_state must be None, an int, a numpy Generator or RandomState, "
         f"got {random_state!r}."
+    )
+
+
+def _non_finite_error(solver, iteration):
+    return SingularSystemError(
+        f"the factors became NaN or infinite in iteration {iteration} of the "
+        f"{solver!r} solver: the normal equations are singular or Y is badly "
+        "scaled. Use rho > 0 or lam > 0, or scale Y to values near 1."
     )
 
 
@@ -162,7 +176,11 @@ class SmoothMF:
         check_choice("solver", self.solver, ("exact", "cg"))
         check_int("max_iter", self.max_iter, 1)
         check_float("tol", self.tol)
-        if np.dtype(self.dtype) not in (np.float32, np.float64):
+        try:
+            dtype = np.dtype(self.dtype)
+        except TypeError:
+            dtype = None
+        if dtype not in (np.float32, np.float64):
             raise InvalidParameterError(
                 f"dtype must be float32 or float64, got {self.dtype!r}."
             )
@@ -193,6 +211,7 @@ class SmoothMF:
         dtype = np.dtype(self.dtype)
         rank, order = int(self.rank), int(self.order)
         rho, lam = float(self.rho), float(self.lam)
+        check_solvable(missing, rank, rho, lam)
 
         # Index the observed entries once, by rows for W and by columns for X.
         observed = ~missing
@@ -221,14 +240,20 @@ class SmoothMF:
         )
         with progress:
             for iteration in range(1, self.max_iter + 1):
-                if self.solver == "exact":
-                    W = exact_half_step(rows, X, rho, lam, order)
-                    X = exact_half_step(columns, W, rho, lam, order, column_segments)
-                else:
-                    W = cg_half_step(rows, X, W, rho, lam, order)
-                    X = cg_half_step(columns, W, X, rho, lam, order, column_segments)
+                try:
+                    if self.solver == "exact":
+                        W = exact_half_step(rows, X, rho, lam, order)
+                        X = exact_half_step(columns, W, rho, lam, order, column_segments)
+                    else:
+                        W = cg_half_step(rows, X, W, rho, lam, order)
+                        X = cg_half_step(columns, W, X, rho, lam, order, column_segments)
+                except ZeroDivisionError as error:
+                    # A conjugate-gradient step met p.T A p = 0, so A is singular.
+                    raise _non_finite_error(self.solver, iteration) from error
 
                 value = objective(W, X)
+                if not (np.isfinite(value) and np.isfinite(W).all() and np.isfinite(X).all()):
+                    raise _non_finite_error(self.solver, iteration)
                 self.objective_.append(value)
                 elapsed = time.perf_counter() - start
                 progress.update(1)
