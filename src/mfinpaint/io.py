@@ -12,6 +12,7 @@ import os
 import struct
 import tempfile
 import warnings
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +27,7 @@ __all__ = [
     "read_image",
     "write_image",
     "atomic_write",
+    "check_output_path",
     "detect_format",
     "format_from_suffix",
 ]
@@ -33,6 +35,21 @@ __all__ = [
 # Images above this many pixels are rejected before they are decoded, a
 # defence against decompression bombs. About 100 megapixels.
 DEFAULT_MAX_PIXELS = 100_000_000
+
+# Exceptions that the decoders raise on a truncated or corrupt file. tifffile
+# also raises IndexError, KeyError and TypeError on damaged tag tables.
+_DECODE_ERRORS = (
+    OSError,
+    SyntaxError,
+    ValueError,
+    EOFError,
+    IndexError,
+    KeyError,
+    TypeError,
+    struct.error,
+    zlib.error,
+    png.Error,
+)
 
 _SIGNATURES = (
     (b"\x89PNG\r\n\x1a\n", "PNG"),
@@ -88,8 +105,17 @@ def read_image(path, *, max_pixels=DEFAULT_MAX_PIXELS):
     -------
     image : ndarray of shape (H, W) or (H, W, C)
         ``uint8`` or ``uint16`` (``float32`` for floating-point TIFF). Palette
-        images are expanded to RGB, or RGBA when they have transparency; a
-        JPEG's EXIF orientation is applied.
+        images are expanded to RGB, or RGBA when they have transparency. An
+        EXIF orientation tag (JPEG, PNG, TIFF read by Pillow) is applied, so the
+        array is upright as a viewer shows it.
+
+    Raises
+    ------
+    ImageReadError
+        The file is missing, a folder, empty, not in a supported format, or
+        truncated or corrupt. The message names the file.
+    InvalidInputError
+        The image has more than ``max_pixels`` pixels or unsupported samples.
     """
     path = Path(path)
     data = _read_bytes(path)
@@ -109,7 +135,7 @@ def read_image(path, *, max_pixels=DEFAULT_MAX_PIXELS):
             image = _read_with_pillow(data, path, max_pixels)
     except (ImageReadError, InvalidInputError):
         raise
-    except (OSError, SyntaxError, ValueError, EOFError, struct.error, png.Error) as error:
+    except _DECODE_ERRORS as error:
         raise ImageReadError(
             f"cannot decode {str(path)!r} as {kind}: {error}. The file may be "
             "truncated or corrupt."
@@ -158,6 +184,8 @@ def _read_tiff(data, path, max_pixels):
     with tifffile.TiffFile(io.BytesIO(data)) as tif:
         page = tif.pages[0]
         _check_pixels(path, page.imagelength, page.imagewidth, max_pixels)
+        if not _tifffile_decodes(page):
+            return _read_with_pillow(data, path, max_pixels)
         image = page.asarray()
     if image.dtype.kind == "f":
         return image.astype(np.float32)
@@ -171,6 +199,21 @@ def _read_tiff(data, path, max_pixels):
     if image.ndim == 3 and image.shape[0] in (3, 4) and image.shape[2] > 4:
         image = np.moveaxis(image, 0, -1)
     return image
+
+
+def _tifffile_decodes(page):
+    """Return whether tifffile returns the pixel values of ``page`` as they are.
+
+    tifffile returns palette indices, CMYK and YCbCr samples unconverted, and it
+    needs the imagecodecs package for LZW and JPEG compression. Pillow converts
+    those to RGB and decodes those compressions, so it reads such pages instead.
+    """
+    photometric = tifffile.PHOTOMETRIC
+    return (
+        page.photometric in (photometric.MINISBLACK, photometric.RGB)
+        and page.compression in tifffile.TIFF.DECOMPRESSORS
+        and page.predictor in tifffile.TIFF.PREDICTORS
+    )
 
 
 _PILLOW_MODES = {
@@ -188,17 +231,10 @@ _PILLOW_MODES = {
 
 def _read_with_pillow(data, path, max_pixels):
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-        try:
-            image = Image.open(io.BytesIO(data))
-        except Image.DecompressionBombError:
-            width, height = _header_size(data)
-            _check_pixels(path, height, width, max_pixels)
-            raise
-        except UnidentifiedImageError as error:
-            raise ImageReadError(f"cannot decode {str(path)!r}: {error}.") from error
-        width, height = image.size
-        _check_pixels(path, height, width, max_pixels)
+        # Pillow warns about damaged tags that it skips. A file that it cannot
+        # decode still raises.
+        warnings.filterwarnings("ignore", category=UserWarning, module="PIL")
+        image = _open_with_pillow(data, path, max_pixels)
         image.load()
         image = ImageOps.exif_transpose(image)
 
@@ -220,15 +256,67 @@ def _read_with_pillow(data, path, max_pixels):
     return array
 
 
-def _header_size(data):
+def _open_with_pillow(data, path, max_pixels):
+    """Open ``data`` with Pillow, reading only the header, and check its size.
+
+    ``max_pixels`` replaces Pillow's own decompression-bomb limit, so that a
+    caller can raise it above Pillow's limit.
+    """
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        limit = Image.MAX_IMAGE_PIXELS
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         try:
-            Image.MAX_IMAGE_PIXELS = None
-            return Image.open(io.BytesIO(data)).size
-        finally:
-            Image.MAX_IMAGE_PIXELS = limit
+            image = Image.open(io.BytesIO(data))
+        except Image.DecompressionBombError:
+            image = _open_without_pillow_limit(data)
+        except UnidentifiedImageError as error:
+            raise ImageReadError(
+                f"cannot decode {str(path)!r}: Pillow does not recognise its header, "
+                "so the file may be truncated or corrupt."
+            ) from error
+    width, height = image.size
+    _check_pixels(path, height, width, max_pixels)
+    return image
+
+
+def _open_without_pillow_limit(data):
+    # NOTE: Image.MAX_IMAGE_PIXELS is global, so a thread that opens an image
+    # at the same moment also skips Pillow's limit. read_image checks max_pixels
+    # before it decodes, whatever Pillow's limit is.
+    limit = Image.MAX_IMAGE_PIXELS
+    try:
+        Image.MAX_IMAGE_PIXELS = None
+        return Image.open(io.BytesIO(data))
+    finally:
+        Image.MAX_IMAGE_PIXELS = limit
+
+
+def check_output_path(path):
+    """Raise ImageWriteError unless a file can be created at ``path``.
+
+    ``path`` must not be a folder, and its nearest existing ancestor folder
+    must be writable. This function creates nothing, and :func:`atomic_write`
+    creates the missing folders when it writes.
+    """
+    path = Path(path)
+    try:
+        if path.is_dir():
+            raise ImageWriteError(f"output {str(path)!r} is a folder; give a file name.")
+        folder = path.absolute().parent
+        while not folder.exists():
+            folder = folder.parent
+    except OSError as error:
+        raise ImageWriteError(
+            f"invalid output path {str(path)!r}: {error.strerror}."
+        ) from error
+
+    if not folder.is_dir():
+        raise ImageWriteError(
+            f"cannot write {str(path)!r}: {str(folder)!r} is a file, not a folder."
+        )
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ImageWriteError(
+            f"cannot write {str(path)!r}: folder {str(folder)!r} is not writable."
+        )
 
 
 @contextlib.contextmanager
@@ -242,8 +330,10 @@ def atomic_write(path, mode="wb"):
     folder = path.parent
     try:
         folder.mkdir(parents=True, exist_ok=True)
+        # A long name is cut so that the temporary name of an ASCII name fits
+        # the 255-byte limit of common file systems.
         handle, temporary = tempfile.mkstemp(
-            dir=folder, prefix=f".{path.name}.", suffix=".part"
+            dir=folder, prefix=f".{path.name[:200]}.", suffix=".part"
         )
     except OSError as error:
         raise ImageWriteError(
