@@ -11,15 +11,23 @@ import json
 import logging
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
 
 from . import __version__
-from .errors import MfinpaintError
+from .errors import InvalidInputError, MfinpaintError
 from .experiment import run_experiment
 from .inpaint import image_to_float, inpaint
-from .io import DEFAULT_MAX_PIXELS, atomic_write, format_from_suffix, read_image, write_image
+from .io import (
+    DEFAULT_MAX_PIXELS,
+    atomic_write,
+    check_output_path,
+    format_from_suffix,
+    read_image,
+    write_image,
+)
 from .masks import mask_from_alpha, mask_from_image, random_mask
 from .metrics import psnr, rse, ssim
 from .plotting import save_convergence_figure, save_restoration_figure
@@ -154,13 +162,21 @@ def _build_parser():
 
 
 def check_outputs(paths, inputs, force):
-    """Reject outputs that exist or that would overwrite an input, unless forced."""
+    """Reject outputs that cannot be written, repeat, exist or overwrite an input.
+
+    With ``force``, existing files and inputs may be overwritten.
+    """
     resolved_inputs = {path.resolve() for path in inputs if path is not None}
+    resolved_outputs = set()
     for path in paths:
         if path is None:
             continue
-        if path.is_dir():
-            raise UsageError(f"output {str(path)!r} is a folder; give a file name.")
+        check_output_path(path)
+        if path.resolve() in resolved_outputs:
+            raise UsageError(
+                f"{str(path)!r} is given for two outputs. Give each output its own file."
+            )
+        resolved_outputs.add(path.resolve())
         if force:
             continue
         if path.resolve() in resolved_inputs:
@@ -205,11 +221,33 @@ def _load_mask(args, image, color):
 
 
 def _scores(reference, restored, mask):
-    return {
-        "rse": rse(reference, restored, mask),
-        "psnr": psnr(reference, restored),
-        "ssim": ssim(reference, restored),
-    }
+    """Return RSE, PSNR and SSIM, with None for a score that is undefined."""
+    scores = {"rse": None, "psnr": None, "ssim": None}
+    if mask.any():
+        scores["rse"] = rse(reference, restored, mask)
+    else:
+        log.info("RSE is not computed because no pixel is missing")
+    if np.array_equal(reference, restored):
+        log.info("PSNR is not computed because the image equals the reference")
+    else:
+        scores["psnr"] = psnr(reference, restored)
+    try:
+        scores["ssim"] = ssim(reference, restored)
+    except InvalidInputError as error:
+        log.info("SSIM is not computed: %s", error)
+    return scores
+
+
+def _format_scores(scores):
+    """Return the scores as one line, with n/a for an undefined score."""
+
+    def show(value, digits):
+        return "n/a" if value is None else f"{value:.{digits}f}"
+
+    return (
+        f"RSE {show(scores['rse'], 4)}  PSNR {show(scores['psnr'], 2)} dB  "
+        f"SSIM {show(scores['ssim'], 4)}"
+    )
 
 
 def _read_reference(path, shape, max_pixels):
@@ -227,7 +265,11 @@ def _read_reference(path, shape, max_pixels):
 
 def run_inpaint(args):
     """Restore one image file and write the outputs named on the command line."""
-    check_outputs([args.output, args.report, args.masked], [args.input, args.mask], args.force)
+    check_outputs(
+        [args.output, args.report, args.masked],
+        [args.input, args.mask, args.reference],
+        args.force,
+    )
     for path in (args.output, args.masked):
         if path is not None:
             format_from_suffix(path)
@@ -301,7 +343,7 @@ def run_inpaint(args):
         f"iterations) -> {args.output}"
     )
     if scores:
-        print(f"RSE {scores['rse']:.4f}  PSNR {scores['psnr']:.2f} dB  SSIM {scores['ssim']:.4f}")
+        print(_format_scores(scores))
     return 0
 
 
@@ -348,24 +390,62 @@ def run_experiment_command(args):
     return 0
 
 
+def _log_warning(message, category, filename, lineno, file=None, line=None):
+    """Show a Python warning as one log line, without the source line."""
+    log.warning("%s: %s", category.__name__, message)
+
+
 def main(argv=None):
-    """Run the command line and return its exit status."""
+    """Run the command line and return its exit status.
+
+    An :class:`MfinpaintError`, an OSError (a file system failure that the
+    library did not wrap) or a MemoryError ends with one line on stderr and
+    status 2. Ctrl-C ends with status 130. Other exceptions are bugs and keep
+    their traceback.
+    """
     logging.basicConfig(level=logging.WARNING, format="mfinpaint: %(message)s")
+    # tifffile logs a warning for each damaged tag, and read_image reports the
+    # failure itself.
+    logging.getLogger("tifffile").setLevel(logging.ERROR)
     parser = _build_parser()
     started = time.perf_counter()
     try:
         args = parser.parse_args(argv)
         if not getattr(args, "quiet", False):
             logging.getLogger("mfinpaint").setLevel(logging.INFO)
-        status = args.handler(args)
+        with warnings.catch_warnings():
+            warnings.showwarning = _log_warning
+            status = args.handler(args)
     except MfinpaintError as error:
-        print(f"mfinpaint: error: {error}", file=sys.stderr)
+        _print_error(str(error))
+        return EXIT_USAGE
+    except OSError as error:
+        _print_error(_describe_os_error(error))
+        return EXIT_USAGE
+    except MemoryError as error:
+        _print_error(
+            f"out of memory ({str(error) or 'no details'}). Use a smaller image, a "
+            "lower --rank or a lower --max-pixels."
+        )
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("mfinpaint: interrupted; no partial file was left.", file=sys.stderr)
         return EXIT_INTERRUPTED
     log.debug("finished in %.2f s", time.perf_counter() - started)
     return status
+
+
+def _print_error(message):
+    """Print ``message`` to stderr as one line, whatever line breaks it has."""
+    print(f"mfinpaint: error: {' '.join(message.split())}", file=sys.stderr)
+
+
+def _describe_os_error(error):
+    """Return the reason of an OSError, after the file name when it has one."""
+    text = error.strerror or str(error)
+    if error.filename is not None:
+        text = f"{error.filename}: {text}"
+    return text
 
 
 def console_main():
