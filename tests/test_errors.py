@@ -518,16 +518,29 @@ def test_no_ridge_with_smoothing_empty_row_is_solved(solver):
     assert np.isfinite(filled).all()
 
 
-@pytest.mark.parametrize("solver", ["exact", "cg"])
-def test_degenerate_factors_raise_singular(solver):
-    # Zero data drives both factors to zero, so with rho = lam = 0 the Gram
-    # matrices become singular even though every entry is observed.
+def test_zero_data_exact_no_ridge_singular():
+    # Zero data makes the first W zero, so with rho = lam = 0 the Gram
+    # matrices of the X half-step are zero although every entry is observed.
     Y = np.zeros((6, 5))
-    model = SmoothMF(rank=2, rho=0.0, lam=0.0, solver=solver, max_iter=50,
-                     random_state=0)
+    model = SmoothMF(rank=2, rho=0.0, lam=0.0, max_iter=50, random_state=0)
 
-    with pytest.raises(SingularSystemError):
+    with pytest.raises(SingularSystemError, match="singular"):
         model.fit(Y, np.zeros(Y.shape, dtype=bool))
+
+
+@pytest.mark.parametrize("rho", [0.0, 1e-3])
+def test_zero_data_cg_gives_zeros(rho):
+    # The factors decay towards zero until p.T A p underflows.
+    Y = np.zeros((7, 7))
+    mask = np.eye(7, dtype=bool)
+    model = SmoothMF(rank=3, rho=rho, lam=0.0, solver="cg", max_iter=200,
+                     random_state=6)
+
+    filled = model.fit_transform(Y, mask)
+
+    assert np.isfinite(model.W_).all()
+    assert np.isfinite(model.X_).all()
+    assert np.abs(filled).max() < 1e-3
 
 
 def test_overflowing_values_raise_singular():

@@ -240,16 +240,12 @@ class SmoothMF:
         )
         with progress:
             for iteration in range(1, self.max_iter + 1):
-                try:
-                    if self.solver == "exact":
-                        W = exact_half_step(rows, X, rho, lam, order)
-                        X = exact_half_step(columns, W, rho, lam, order, column_segments)
-                    else:
-                        W = cg_half_step(rows, X, W, rho, lam, order)
-                        X = cg_half_step(columns, W, X, rho, lam, order, column_segments)
-                except ZeroDivisionError as error:
-                    # A conjugate-gradient step met p.T A p = 0, so A is singular.
-                    raise _non_finite_error(self.solver, iteration) from error
+                if self.solver == "exact":
+                    W = exact_half_step(rows, X, rho, lam, order)
+                    X = exact_half_step(columns, W, rho, lam, order, column_segments)
+                else:
+                    W = cg_half_step(rows, X, W, rho, lam, order)
+                    X = cg_half_step(columns, W, X, rho, lam, order, column_segments)
 
                 value = objective(W, X)
                 if not (np.isfinite(value) and np.isfinite(W).all() and np.isfinite(X).all()):

@@ -109,7 +109,12 @@ def cg_half_step(lines, F, V, rho, lam, order, segments=None, steps=CG_STEPS):
             break
 
         Ap = _normal_operator(lines, F, p, rho, lam, order, segments)
-        alpha = rr / float(np.vdot(p, Ap))
+        curvature = float(np.vdot(p, Ap))
+        if curvature <= 0.0:
+            # p is in the null space of A, or p.T A p underflowed because the
+            # factors decay to zero on all-zero data. No step can lower f.
+            break
+        alpha = rr / curvature
         V += alpha * p
         r -= alpha * Ap
         rr_new = float(np.vdot(r, r))
