@@ -305,6 +305,8 @@ def run_inpaint(args):
         # Restored pixels become opaque; the others keep their alpha.
         alpha = np.where(mask, 1.0, alpha)
         restored = np.dstack([restored, alpha])
+    # NOTE: each output is renamed into place on its own, so a write that fails
+    # after the first (a full disk, say) leaves the earlier outputs complete.
     write_image(args.output, restored, bit_depth=bit_depth)
     if args.masked is not None:
         hidden = mask[..., None] if values.ndim == 3 else mask

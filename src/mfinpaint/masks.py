@@ -62,7 +62,8 @@ def mask_from_image(image):
     This is the OpenCV and scikit-image convention: white (or any nonzero
     value) marks the pixels to restore, black marks the pixels to keep. For
     a color mask a pixel is missing when any color channel is nonzero; an
-    alpha channel (the 2nd of 2 or the 4th of 4) is ignored.
+    alpha channel (the 2nd of 2 or the 4th of 4) is ignored. The rule is the
+    same at every bit depth, so in a 16-bit mask a value of 1 is missing too.
 
     Parameters
     ----------
@@ -71,6 +72,14 @@ def mask_from_image(image):
     Returns
     -------
     mask : ndarray of bool, shape (H, W)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mfinpaint import mask_from_image
+    >>> mask_from_image(np.array([[0, 1], [65535, 0]], dtype=np.uint16))
+    array([[False,  True],
+           [ True, False]])
     """
     image = np.asarray(image)
     if image.ndim == 3:
