@@ -243,6 +243,31 @@ def test_singular_system_from_options(tmp_path, capsys, gray_path, solver):
     assert_nothing_written(tmp_path, "out.png")
 
 
+def test_reference_shape_checked_before_fit(tmp_path, capsys, gray_path, monkeypatch):
+    reference = tmp_path / "reference.png"
+    write_image(reference, broken_files.small_image((12, 16)))
+    monkeypatch.setattr(cli, "inpaint", lambda *args, **kwargs: pytest.fail("fitted"))
+
+    status, _, err = run(["inpaint", gray_path, "-o", tmp_path / "out.png",
+                          "--mask", write_mask(tmp_path, np.eye(16, 12, dtype=bool)),
+                          "--reference", reference, *FAST], capsys)
+
+    assert_one_line_error(status, err, "reference.png", "(12, 16)", "(16, 12)")
+    assert_nothing_written(tmp_path, "out.png")
+
+
+def test_experiment_tiny_image_rejected(tmp_path, capsys):
+    source = tmp_path / "tiny.png"
+    write_image(source, np.full((2, 5), 0.5))
+
+    status, _, err = run(["experiment", source, "-o", tmp_path / "results",
+                          "--ranks", "1", "--lams", "1", "--missing-rate", "0.2",
+                          "--quiet"], capsys)
+
+    assert_one_line_error(status, err, "3 x 3", "5 x 2")
+    assert not (tmp_path / "results" / "results.csv").exists()
+
+
 # Tiny images.
 
 

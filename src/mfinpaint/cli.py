@@ -288,17 +288,17 @@ def run_inpaint(args):
                 "pass --bit-depth 8."
             )
 
+    reference = None
+    if args.missing_rate is not None:
+        reference = color
+    elif args.reference is not None:
+        reference = _read_reference(args.reference, color.shape, args.max_pixels)
+
     channel_axis = -1 if color.ndim == 3 else None
     restored, info = inpaint(
         color, mask, channel_axis=channel_axis, color=args.color,
         verbose=not args.quiet, return_info=True, **model_params(args),
     )
-
-    reference = None
-    if args.missing_rate is not None:
-        reference = color
-    elif args.reference is not None:
-        reference = _read_reference(args.reference, restored.shape, args.max_pixels)
     scores = _scores(reference, restored, mask) if reference is not None else {}
 
     if alpha is not None:

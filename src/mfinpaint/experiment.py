@@ -122,6 +122,11 @@ def run_experiment(
     """
     _check_settings(ranks, lams, rho, missing_rate, seed, max_iter, solver)
     truth = default_image() if image is None else gray_image(image)
+    if min(truth.shape) < 3:
+        raise InvalidInputError(
+            f"the experiment scores each run by SSIM, which needs at least 3 x 3 "
+            f"pixels, but the image is {truth.shape[1]} x {truth.shape[0]}."
+        )
     for rank in ranks:
         check_int("rank", rank, 1, min(truth.shape))
 
