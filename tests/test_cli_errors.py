@@ -382,7 +382,7 @@ def test_output_is_folder(tmp_path, capsys, gray_path):
     status, _, err = run(["inpaint", gray_path, "-o", tmp_path, "--missing-rate", "0.5",
                           *FAST], capsys)
 
-    assert_one_line_error(status, err, "folder")
+    assert_one_line_error(status, err, "is a folder; give a file name")
 
 
 def test_same_path_for_two_outputs(tmp_path, capsys, gray_path):

@@ -1,5 +1,6 @@
 """Bad input to the library raises an mfinpaint error that names the value."""
 
+import os
 import warnings
 
 import numpy as np
@@ -91,6 +92,36 @@ def test_read_folder(tmp_path):
 
     assert isinstance(error, ImageReadError)
     assert "folder" in str(error)
+
+
+def test_read_fifo_rejected(tmp_path):
+    path = tmp_path / "pipe.png"
+    os.mkfifo(path)
+
+    error = read_error(path)
+
+    assert isinstance(error, ImageReadError)
+    assert "not a regular file" in str(error)
+
+
+def test_read_device_rejected():
+    error = read_error("/dev/null")
+
+    assert isinstance(error, ImageReadError)
+    assert "/dev/null" in str(error)
+
+
+def test_write_over_folder_rejected(tmp_path):
+    with pytest.raises(ImageWriteError, match="is a folder; give a file name"):
+        check_output_path(tmp_path)
+
+
+def test_write_over_fifo_rejected(tmp_path):
+    path = tmp_path / "pipe.png"
+    os.mkfifo(path)
+
+    with pytest.raises(ImageWriteError, match="not a regular file"):
+        check_output_path(path)
 
 
 def test_read_error_is_oserror(tmp_path):

@@ -148,6 +148,9 @@ def _read_bytes(path):
         raise ImageReadError(f"file not found: {str(path)!r}.")
     if path.is_dir():
         raise ImageReadError(f"{str(path)!r} is a folder, not an image file.")
+    if not path.is_file():
+        # Reading a FIFO or a device such as /dev/zero could block or never end.
+        raise ImageReadError(f"{str(path)!r} is not a regular file.")
     try:
         data = path.read_bytes()
     except OSError as error:
@@ -299,8 +302,7 @@ def check_output_path(path):
     """
     path = Path(path)
     try:
-        if path.is_dir():
-            raise ImageWriteError(f"output {str(path)!r} is a folder; give a file name.")
+        exists, is_folder, is_file = path.exists(), path.is_dir(), path.is_file()
         folder = path.absolute().parent
         while not folder.exists():
             folder = folder.parent
@@ -309,6 +311,11 @@ def check_output_path(path):
             f"invalid output path {str(path)!r}: {error.strerror}."
         ) from error
 
+    if is_folder:
+        raise ImageWriteError(f"output {str(path)!r} is a folder; give a file name.")
+    if exists and not is_file:
+        # Renaming over a device such as /dev/null would replace the device.
+        raise ImageWriteError(f"output {str(path)!r} is not a regular file.")
     if not folder.is_dir():
         raise ImageWriteError(
             f"cannot write {str(path)!r}: {str(folder)!r} is a file, not a folder."
