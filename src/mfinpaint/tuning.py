@@ -1,12 +1,12 @@
-"""Automatic choice of ``order``, ``lam``, ``rho`` and ``rank`` by heldout-out error.
+"""Automatic choice of ``order``, ``lam``, ``rho`` and ``rank`` by held-out error.
 
 A random part of the observed entries is hidden, models are fitted on the
 rest and scored by the relative error on the hidden part. The search is
 coarse to fine on a log scale: smoothing order and ``lam`` at a low rank,
 then ``lam`` and ``rho`` refined around the best value, then the rank raised
-while the heldout-out error keeps falling. Every fit starts from the factors of
+while the held-out error keeps falling. Every fit starts from the factors of
 the best fit so far (or from a truncated SVD of a smoothed fill), runs a few
-exact ALS iterations and stops early once the heldout-out error stops falling.
+exact ALS iterations and stops early once the held-out error stops falling.
 """
 
 import logging
@@ -30,7 +30,7 @@ COARSE_LAMS = (0.3, 3.0, 30.0)
 # Ridge weight of the coarse stage and its neighbours tried afterwards.
 START_RHO = 0.01
 RHO_STEPS = (0.1, 10.0)
-# The heldout-out error must fall by this relative amount to count as better
+# The held-out error must fall by this relative amount to count as better
 # within one fit, and by RANK_GAIN to be worth the cost of a doubled rank.
 MIN_GAIN = 0.002
 RANK_GAIN = 0.03
@@ -46,17 +46,17 @@ class TuningResult:
         Chosen ``rank``, ``lam``, ``rho`` and ``order``.
     holdout_rse : float
         Relative error ``||y - y_hat|| / ||y||`` of the chosen setting on the
-        heldout-out entries.
+        held-out entries.
     trials : list of dict
         Every setting tried, in order, with its ``holdout_rse``,
         ``iterations`` and ``seconds``.
     seconds : float
         Wall time of the search.
     factors : tuple of ndarray
-        Factors ``(W, X)`` of the chosen setting fitted without the heldout-out
+        Factors ``(W, X)`` of the chosen setting fitted without the held-out
         entries, a starting point for the final fit on every entry.
     heldout : tuple of ndarray
-        Row and column indices ``(rows, cols)`` of the heldout-out entries.
+        Row and column indices ``(rows, cols)`` of the held-out entries.
     """
 
     params: dict
@@ -118,7 +118,7 @@ def _pad_factors(factors, rank, rng):
 
 
 def _split_holdout(missing, fraction, rng):
-    """Return the training mask and the (rows, cols) of the heldout-out entries."""
+    """Return the training mask and the (rows, cols) of the held-out entries."""
     rows, cols = np.nonzero(~missing)
     count = int(round(fraction * len(rows)))
     if count < 1 or count >= len(rows):
@@ -134,7 +134,7 @@ def _split_holdout(missing, fraction, rng):
 
 
 class _Search:
-    """Fits on the training entries and scores on the heldout-out entries."""
+    """Fits on the training entries and scores on the held-out entries."""
 
     def __init__(self, Y, train_missing, heldout, max_iter, segments):
         self.Y = Y
@@ -152,7 +152,7 @@ class _Search:
         return float(np.linalg.norm(self.truth - predicted)) / self.norm
 
     def _early_stop(self, record):
-        """Return a fit callback that stops when the heldout-out error rises."""
+        """Return a fit callback that stops when the held-out error rises."""
 
         def callback(progress):
             error = self.holdout_rse(progress.W, progress.X)
@@ -164,7 +164,7 @@ class _Search:
         return callback
 
     def try_params(self, params, init):
-        """Fit one setting from ``init`` and return its heldout-out error."""
+        """Fit one setting from ``init`` and return its held-out error."""
         key = (params["rank"], params["lam"], params["rho"], params["order"])
         for trial in self.trials:
             if trial["key"] == key:
@@ -184,7 +184,7 @@ class _Search:
         trial = {**params, "holdout_rse": record["rse"], "iterations": model.n_iter_,
                  "seconds": round(seconds, 4), "key": key}
         self.trials.append(trial)
-        log.debug("tried %s: heldout-out RSE %.5f in %.2f s", params, record["rse"], seconds)
+        log.debug("tried %s: held-out RSE %.5f in %.2f s", params, record["rse"], seconds)
         if self.best is None or record["rse"] < self.best["holdout_rse"]:
             self.best = {**trial, "factors": (record["W"], record["X"])}
         return record["rse"]
@@ -205,7 +205,7 @@ def tune(
     column_segments=None,
     random_state=0,
 ):
-    """Choose ``order``, ``lam``, ``rho`` and ``rank`` of a SmoothMF by heldout-out error.
+    """Choose ``order``, ``lam``, ``rho`` and ``rank`` of a SmoothMF by held-out error.
 
     A fraction ``holdout`` of the observed entries is hidden. Then, with
     every fit scored by its relative error on the hidden entries:
@@ -231,11 +231,11 @@ def tune(
         First and largest rank tried, both capped at ``min(M, N)``.
     max_iter : int, default=6
         Maximum exact ALS iterations per setting; a fit also stops as soon
-        as its heldout-out error stops falling.
+        as its held-out error stops falling.
     column_segments : sequence of int, optional
         Column blocks smoothed independently, as in :meth:`SmoothMF.fit`.
     random_state : int or numpy Generator, default=0
-        Seed of the heldout-out split and of new factor rows. The same seed
+        Seed of the held-out split and of new factor rows. The same seed
         and data give the same result.
 
     Returns
@@ -288,7 +288,7 @@ def tune(
         seconds=time.perf_counter() - started, factors=best["factors"], heldout=heldout,
     )
     log.info(
-        "tuning chose %s (heldout-out RSE %.4f) after %d fits in %.2f s",
+        "tuning chose %s (held-out RSE %.4f) after %d fits in %.2f s",
         result.params, result.holdout_rse, len(trials), result.seconds,
     )
     return result
@@ -303,7 +303,7 @@ def _refine(search, name, factors):
 
 
 def _raise_rank(search, max_rank, rng):
-    """Double the rank while the heldout-out error falls by more than RANK_GAIN."""
+    """Double the rank while the held-out error falls by more than RANK_GAIN."""
     rank = search.best["rank"]
     while rank < max_rank:
         rank = min(2 * rank, max_rank)
