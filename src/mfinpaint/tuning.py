@@ -30,10 +30,11 @@ COARSE_LAMS = (0.3, 3.0, 30.0)
 # Ridge weight of the coarse stage and its neighbours tried afterwards.
 START_RHO = 0.01
 RHO_STEPS = (0.1, 10.0)
-# The held-out error must fall by this relative amount to count as better
-# within one fit, and by RANK_GAIN to be worth the cost of a doubled rank.
+# The held-out error must fall by this relative amount to count as better,
+# within one fit and between settings (so ties keep the setting tried
+# first), and by RANK_GAIN to be worth the cost of a doubled rank.
 MIN_GAIN = 0.002
-RANK_GAIN = 0.03
+RANK_GAIN = 0.01
 
 
 @dataclass
@@ -185,7 +186,7 @@ class _Search:
                  "seconds": round(seconds, 4), "key": key}
         self.trials.append(trial)
         log.debug("tried %s: held-out RSE %.5f in %.2f s", params, record["rse"], seconds)
-        if self.best is None or record["rse"] < self.best["holdout_rse"]:
+        if self.best is None or record["rse"] < self.best["holdout_rse"] * (1 - MIN_GAIN):
             self.best = {**trial, "factors": (record["W"], record["X"])}
         return record["rse"]
 
@@ -198,7 +199,7 @@ def tune(
     mask=None,
     *,
     holdout=0.08,
-    orders=(1, 2),
+    orders=(2, 1),
     start_rank=16,
     max_rank=64,
     max_iter=6,
@@ -225,8 +226,8 @@ def tune(
         True where an entry is missing. By default the NaN entries.
     holdout : float, default=0.08
         Fraction of the observed entries hidden for scoring, in (0, 0.5].
-    orders : sequence of {1, 2}, default=(1, 2)
-        Smoothing orders to compare.
+    orders : sequence of {1, 2}, default=(2, 1)
+        Smoothing orders to compare; on a tie the first is kept.
     start_rank, max_rank : int, default=16 and 64
         First and largest rank tried, both capped at ``min(M, N)``.
     max_iter : int, default=6
