@@ -266,6 +266,9 @@ def tune(
     rng = np.random.default_rng(random_state)
     started = time.perf_counter()
 
+    # NOTE: held-out entries are scattered, so the score rates filling of
+    # scattered gaps. For large holes (blocks, thick strokes) it can choose
+    # less smoothing than those holes need.
     train_missing, heldout = _split_holdout(missing, holdout, rng)
     search = _Search(Y, train_missing, heldout, max_iter, column_segments)
 
