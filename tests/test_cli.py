@@ -158,3 +158,36 @@ def test_experiment_writes_results(tmp_path):
                             "iterations"}
     assert (outdir / "figure.png").stat().st_size > 1000
     assert (outdir / "convergence.png").stat().st_size > 1000
+
+
+def test_auto_report_has_tuned_values(tmp_path, rgb_path, capsys):
+    output = tmp_path / "out.png"
+    report = tmp_path / "report.json"
+
+    status = main(["inpaint", str(rgb_path), "-o", str(output), "--missing-rate", "0.8",
+                   "--auto", "--report", str(report), "--quiet"])
+
+    values = json.loads(report.read_text())
+    out = capsys.readouterr().out
+    assert status == 0
+    assert values["auto"] is True
+    assert values["color"] == "luma"
+    assert values["order"] in (1, 2)
+    assert values["rank"] >= 1
+    assert values["lam"] > 0
+    assert values["rho"] > 0
+    assert values["tuning"]["fits"] >= 6
+    assert 0 < values["tuning"]["holdout_rse"] < 1
+    assert f"rank {values['rank']}" in out
+    assert "auto:" in out
+
+
+def test_auto_with_rank_is_usage_error(tmp_path, rgb_path, capsys):
+    output = tmp_path / "out.png"
+
+    status = main(["inpaint", str(rgb_path), "-o", str(output), "--missing-rate", "0.8",
+                   "--auto", "--rank", "4", "--quiet"])
+
+    assert status == 2
+    assert "--auto" in capsys.readouterr().err
+    assert not output.exists()

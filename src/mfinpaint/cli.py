@@ -19,7 +19,7 @@ import numpy as np
 from . import __version__
 from .errors import InvalidInputError, MfinpaintError
 from .experiment import run_experiment
-from .inpaint import image_to_float, inpaint
+from .inpaint import COLOR_MODES, DEFAULT_PARAMS, image_to_float, inpaint
 from .io import (
     DEFAULT_MAX_PIXELS,
     atomic_write,
@@ -75,16 +75,32 @@ def _number_list(kind):
 def add_model_options(parser):
     """Add the SmoothMF options shared by the commands that fit images."""
     group = parser.add_argument_group("model")
-    group.add_argument("--rank", type=_positive_int, help="number of factors (default 50)")
-    group.add_argument("--lam", type=float, help="smoothing weight λ (default 10)")
-    group.add_argument("--rho", type=float, help="ridge weight ρ (default 0.1)")
-    group.add_argument("--order", type=int, choices=(1, 2), help="order of the differences")
+    group.add_argument(
+        "--rank", type=_positive_int,
+        help=f"number of factors (default {DEFAULT_PARAMS['rank']})",
+    )
+    group.add_argument(
+        "--lam", type=float, help=f"smoothing weight λ (default {DEFAULT_PARAMS['lam']:g})"
+    )
+    group.add_argument(
+        "--rho", type=float, help=f"ridge weight ρ (default {DEFAULT_PARAMS['rho']:g})"
+    )
+    group.add_argument(
+        "--order", type=int, choices=(1, 2),
+        help=f"order of the differences (default {DEFAULT_PARAMS['order']})",
+    )
     group.add_argument("--solver", choices=("exact", "cg"), help="half-step solver")
     group.add_argument("--max-iter", type=_positive_int, help="maximum outer iterations")
     group.add_argument("--tol", type=float, help="relative objective decrease to stop at")
     group.add_argument(
-        "--color", choices=("channels", "joint"), default="channels",
-        help="fit color channels one by one or side by side sharing W",
+        "--color", choices=COLOR_MODES, default="luma",
+        help="luma: fit YCbCr channels one by one (default); channels: fit RGB "
+        "channels one by one; joint: fit them side by side sharing W",
+    )
+    group.add_argument(
+        "--auto", action="store_true",
+        help="choose rank, λ, ρ and order by the error on 8%% of the observed "
+        "pixels held out, then fit all of them",
     )
     group.add_argument("--seed", type=int, default=1, help="seed of the mask and the start")
 
@@ -294,10 +310,16 @@ def run_inpaint(args):
     elif args.reference is not None:
         reference = _read_reference(args.reference, color.shape, args.max_pixels)
 
+    params = model_params(args)
+    if args.auto:
+        given = sorted(name for name in ("rank", "lam", "rho", "order") if name in params)
+        if given:
+            options = ", ".join("--" + name for name in given)
+            raise UsageError(f"--auto chooses {options} itself; remove those options or --auto.")
     channel_axis = -1 if color.ndim == 3 else None
     restored, info = inpaint(
-        color, mask, channel_axis=channel_axis, color=args.color,
-        verbose=not args.quiet, return_info=True, **model_params(args),
+        color, mask, channel_axis=channel_axis, color=args.color, auto=args.auto,
+        verbose=not args.quiet, return_info=True, **params,
     )
     scores = _scores(reference, restored, mask) if reference is not None else {}
 
@@ -313,7 +335,8 @@ def run_inpaint(args):
         write_image(args.masked, np.where(hidden, 0.0, values), bit_depth=bit_depth)
 
     models = info["models"]
-    params = models[0].get_params() if models else model_params(args)
+    params = {**(models[0].get_params() if models else params), **info["params"]}
+    tuning = info["tuning"]
     report = {
         "input": str(args.input),
         "output": str(args.output),
@@ -328,6 +351,12 @@ def run_inpaint(args):
         "order": params.get("order"),
         "solver": params.get("solver"),
         "color": args.color,
+        "auto": args.auto,
+        "tuning": None if tuning is None else {
+            "holdout_rse": tuning.holdout_rse,
+            "seconds": round(tuning.seconds, 4),
+            "fits": len(tuning.trials),
+        },
         "missing_fraction": float(mask.mean()),
         "height": int(values.shape[0]),
         "width": int(values.shape[1]),
@@ -344,6 +373,13 @@ def run_inpaint(args):
         f"{report['height']} in {info['seconds']:.2f} s ({info['iterations']} "
         f"iterations) -> {args.output}"
     )
+    if tuning is not None:
+        chosen = tuning.params
+        print(
+            f"auto: rank {chosen['rank']}  lam {chosen['lam']:.4g}  rho {chosen['rho']:.4g}  "
+            f"order {chosen['order']} (held-out RSE {tuning.holdout_rse:.4f}, "
+            f"{len(tuning.trials)} fits in {tuning.seconds:.2f} s)"
+        )
     if scores:
         print(_format_scores(scores))
     return 0

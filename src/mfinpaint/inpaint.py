@@ -2,20 +2,29 @@
 
 import logging
 import time
+import warnings
 
 import numpy as np
 
 from ._validation import check_channel_axis, check_choice, check_image_values
-from .errors import InvalidInputError
+from .colorspace import rgb_to_ycbcr, ycbcr_to_rgb
+from .errors import ConvergenceWarning, InvalidInputError, InvalidParameterError
 from .model import SmoothMF
+from .tuning import initial_factors, tune
 
-__all__ = ["inpaint", "image_to_float", "DEFAULT_PARAMS"]
+__all__ = ["inpaint", "image_to_float", "DEFAULT_PARAMS", "COLOR_MODES"]
 
 log = logging.getLogger(__name__)
 
 # Model settings used by inpaint when the caller gives none. The rank is
 # lowered to min(height, width) for small images.
-DEFAULT_PARAMS = {"rank": 50, "rho": 0.1, "lam": 10.0, "order": 1, "max_iter": 100}
+DEFAULT_PARAMS = {
+    "rank": 32, "rho": 0.01, "lam": 3.0, "order": 2, "max_iter": 8, "tol": 1e-4,
+}
+# Maximum iterations of the final fit after tuning, which starts from the
+# tuned factors.
+AUTO_MAX_ITER = 3
+COLOR_MODES = ("luma", "channels", "joint")
 
 
 def image_to_float(image):
@@ -67,27 +76,87 @@ def _model_params(params, shape):
     return merged
 
 
-def _fit_channels(channels, mask, params, color, verbose):
+def _fit_matrix(Y, missing, params, verbose, segments=None, init=None, warn=False):
+    """Fit one SmoothMF from ``init`` (default: SVD of a smoothed fill).
+
+    A ConvergenceWarning is shown only with ``warn``: the caller chose
+    ``max_iter`` and should hear that it was too small.
+    """
+    if init is None:
+        init = initial_factors(Y, missing, params["rank"])
+    model = SmoothMF(**params, verbose=verbose)
+
+    # The iteration cap is deliberate: from these starting factors the
+    # restored pixels change little after a few iterations, while the
+    # objective still falls slowly.
+    with warnings.catch_warnings():
+        if not warn:
+            warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(Y, missing, column_segments=segments, init=init)
+    return model.reconstruct(), model
+
+
+def _side_by_side(channels):
+    height, width, count = channels.shape
+    return channels.transpose(0, 2, 1).reshape(height, count * width)
+
+
+def _fit_channels(channels, mask, params, color, verbose, tuned=None, warn=False):
     """Return the low-rank estimate of every channel and the fitted models.
 
-    Channels are fitted alone, or side by side sharing the row factor ``W``.
+    Channels are fitted alone, side by side sharing the row factor ``W``, or
+    (``"luma"``) alone after conversion to YCbCr. ``tuned`` is a
+    :class:`~mfinpaint.tuning.TuningResult` whose factors start the fit of
+    the matrix it was tuned on: the joint matrix, the luma channel or
+    channel 0.
     """
     height, width, count = channels.shape
+    start = tuned.factors if tuned is not None else None
     if color == "joint" and count > 1:
-        Y = channels.transpose(0, 2, 1).reshape(height, count * width)
-        missing = mask.transpose(0, 2, 1).reshape(height, count * width)
-        model = SmoothMF(**params, verbose=verbose)
-        model.fit(Y, missing, column_segments=[width] * count)
-        estimate = model.reconstruct().reshape(height, count, width).transpose(0, 2, 1)
+        estimate, model = _fit_matrix(
+            _side_by_side(channels), _side_by_side(mask), params, verbose,
+            segments=[width] * count, init=start, warn=warn,
+        )
+        estimate = estimate.reshape(height, count, width).transpose(0, 2, 1)
         return estimate, [model]
 
+    luma = color == "luma" and count == 3
+    if luma:
+        # A pixel missing in any channel is missing in every converted channel.
+        mask = np.broadcast_to(mask.any(axis=-1, keepdims=True), mask.shape)
+        channels = rgb_to_ycbcr(np.where(mask, 0.0, channels))
     estimate = np.empty_like(channels)
     models = []
     for c in range(count):
-        model = SmoothMF(**params, verbose=verbose).fit(channels[..., c], mask[..., c])
-        estimate[..., c] = model.reconstruct()
+        init = start if c == 0 else None
+        channel_params = params
+        if luma and c > 0:
+            # Chroma is smoother than luma: half the rank measured as good.
+            channel_params = {**params, "rank": max(params["rank"] // 2, 1)}
+        estimate[..., c], model = _fit_matrix(
+            channels[..., c], mask[..., c], channel_params, verbose, init=init,
+            warn=warn,
+        )
         models.append(model)
+    if luma:
+        estimate = ycbcr_to_rgb(estimate)
     return estimate, models
+
+
+def _tune_channels(channels, mask, color, params):
+    """Run :func:`~mfinpaint.tuning.tune` on the matrix whose fit starts first."""
+    count = channels.shape[2]
+    seed = params.get("random_state")
+    seed = seed if isinstance(seed, (int, np.integer)) else 0
+    if color == "joint" and count > 1:
+        Y, missing = _side_by_side(channels), _side_by_side(mask)
+        return tune(Y, missing, column_segments=[Y.shape[1] // count] * count,
+                    random_state=seed)
+    if color == "luma" and count == 3:
+        missing = mask.any(axis=-1)
+        luma = rgb_to_ycbcr(np.where(missing[..., None], 0.0, channels))[..., 0]
+        return tune(luma, missing, random_state=seed)
+    return tune(channels[..., 0], mask[..., 0], random_state=seed)
 
 
 def inpaint(
@@ -96,7 +165,8 @@ def inpaint(
     *,
     channel_axis=None,
     keep_observed=True,
-    color="channels",
+    color="luma",
+    auto=False,
     verbose=False,
     return_info=False,
     **model_params,
@@ -116,14 +186,25 @@ def inpaint(
     keep_observed : bool, default=True
         Return the observed pixels unchanged. If False, every pixel comes
         from the low-rank estimate.
-    color : {"channels", "joint"}, default="channels"
-        ``"channels"`` fits each channel on its own; ``"joint"`` fits one
-        model to the channels placed side by side, sharing ``W``, with no
-        smoothing across a channel border.
+    color : {"luma", "channels", "joint"}, default="luma"
+        ``"luma"`` converts RGB to YCbCr (luminance and two chroma channels)
+        and fits each of those on its own, chroma at half the rank; a pixel
+        missing in any channel is then refitted in all three, and images
+        without exactly 3 channels are fitted per channel. ``"channels"`` fits each channel on its
+        own. ``"joint"`` fits one model to the channels placed side by
+        side, sharing ``W``, with no smoothing across a channel border.
+    auto : bool, default=False
+        Choose ``rank``, ``lam``, ``rho`` and ``order`` with
+        :func:`~mfinpaint.tuning.tune` (held-out error on 8 % of the
+        observed pixels), then fit every pixel with the chosen values for
+        at most ``max_iter`` iterations (default 3), starting from the
+        tuned factors. Do not pass those four parameters with it.
     verbose : bool, default=False
         Show a progress bar per fit on stderr.
     return_info : bool, default=False
-        Also return a dict with ``iterations``, ``seconds`` and ``models``.
+        Also return a dict with ``iterations``, ``seconds``, ``models``,
+        ``params`` (the model settings used) and ``tuning`` (the
+        :class:`~mfinpaint.tuning.TuningResult`, or None without ``auto``).
     **model_params
         Passed to :class:`~mfinpaint.SmoothMF` (``rank``, ``rho``, ``lam``,
         ``order``, ``solver``, ``max_iter``, ``tol``, ``random_state``...).
@@ -145,7 +226,13 @@ def inpaint(
     >>> restored.shape, restored.dtype.name
     ((64, 64), 'float64')
     """
-    check_choice("color", color, ("channels", "joint"))
+    check_choice("color", color, COLOR_MODES)
+    tuned_names = sorted(set(model_params) & {"rank", "lam", "rho", "order"})
+    if auto and tuned_names:
+        raise InvalidParameterError(
+            f"auto=True chooses rank, lam, rho and order itself, but {tuned_names} "
+            "were given. Drop them or set auto=False."
+        )
     values, _ = image_to_float(image)
     channel_axis = check_channel_axis(channel_axis, values.ndim)
     if channel_axis is None:
@@ -167,10 +254,18 @@ def inpaint(
     start = time.perf_counter()
     if not mask.any():
         log.warning("the mask marks no pixel as missing; the image is returned as it is")
-        restored, models = channels.copy(), []
+        restored, models, params, tuned = channels.copy(), [], {}, None
     else:
         params = _model_params(model_params, channels.shape)
-        estimate, models = _fit_channels(channels, mask, params, color, verbose)
+        tuned = None
+        if auto:
+            tuned = _tune_channels(channels, mask, color, params)
+            params.update(tuned.params)
+            params["max_iter"] = model_params.get("max_iter", AUTO_MAX_ITER)
+        estimate, models = _fit_channels(
+            channels, mask, params, color, verbose, tuned,
+            warn="max_iter" in model_params,
+        )
         restored = np.clip(estimate, 0.0, 1.0)
         if keep_observed:
             restored = np.where(mask, restored, channels)
@@ -186,5 +281,7 @@ def inpaint(
         "iterations": sum(model.n_iter_ for model in models),
         "seconds": time.perf_counter() - start,
         "models": models,
+        "params": {name: params.get(name) for name in ("rank", "lam", "rho", "order")},
+        "tuning": tuned,
     }
     return restored, info

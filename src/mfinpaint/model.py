@@ -58,6 +58,28 @@ def _non_finite_error(solver, iteration):
     )
 
 
+def _check_init(init, rank, shape, dtype):
+    """Return copies of the starting factors after checking their shapes."""
+    try:
+        W, X = init
+    except (TypeError, ValueError):
+        raise InvalidParameterError(
+            "init must be a pair (W, X) of arrays; got a value that does not "
+            "unpack into two."
+        ) from None
+    W = np.array(W, dtype=dtype)
+    X = np.array(X, dtype=dtype)
+    expected = ((rank, shape[0]), (rank, shape[1]))
+    if (W.shape, X.shape) != expected:
+        raise InvalidParameterError(
+            f"init factors have shapes {W.shape} and {X.shape}, expected "
+            f"{expected[0]} and {expected[1]} for rank {rank} and Y of shape {shape}."
+        )
+    if not (np.isfinite(W).all() and np.isfinite(X).all()):
+        raise InvalidParameterError("init factors must be finite.")
+    return W, X
+
+
 class SmoothMF:
     """Low-rank matrix completion ``Y ~ W.T @ X`` with factors smoothed in order.
 
@@ -185,7 +207,7 @@ class SmoothMF:
                 f"dtype must be float32 or float64, got {self.dtype!r}."
             )
 
-    def fit(self, Y, mask=None, *, callback=None, column_segments=None):
+    def fit(self, Y, mask=None, *, callback=None, column_segments=None, init=None):
         """Fit the factors to the observed entries of ``Y``.
 
         Parameters
@@ -201,6 +223,10 @@ class SmoothMF:
         column_segments : sequence of int, optional
             Lengths of consecutive column blocks that are smoothed
             independently, for example one block per color channel.
+        init : tuple of ndarray (W, X), optional
+            Starting factors of shapes (rank, M) and (rank, N), for example
+            from a fit with nearby parameters. By default they are drawn from
+            ``random_state``.
 
         Returns
         -------
@@ -219,9 +245,12 @@ class SmoothMF:
         rows = ObservedLines(Y0, observed, rank, dtype)
         columns = ObservedLines(Y0.T, observed.T, rank, dtype)
 
-        rng = _make_generator(self.random_state)
-        W = (0.01 * rng.standard_normal((rank, Y.shape[0]))).astype(dtype)
-        X = (0.01 * rng.standard_normal((rank, Y.shape[1]))).astype(dtype)
+        if init is None:
+            rng = _make_generator(self.random_state)
+            W = (0.01 * rng.standard_normal((rank, Y.shape[0]))).astype(dtype)
+            X = (0.01 * rng.standard_normal((rank, Y.shape[1]))).astype(dtype)
+        else:
+            W, X = _check_init(init, rank, Y.shape, dtype)
 
         def objective(W, X):
             data = 0.5 * columns.residual_sum_of_squares(W, X)

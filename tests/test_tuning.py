@@ -1,0 +1,100 @@
+import numpy as np
+import pytest
+from skimage import data
+from skimage.transform import resize
+
+from mfinpaint import SmoothMF, random_mask
+from mfinpaint.errors import InvalidParameterError
+from mfinpaint.tuning import initial_factors, tune
+
+
+@pytest.fixture(scope="module")
+def camera_case():
+    image = resize(data.camera(), (64, 64), anti_aliasing=True)
+    mask = random_mask(image.shape, 0.7, seed=3)
+    return image, mask
+
+
+@pytest.fixture(scope="module")
+def tuned(camera_case):
+    image, mask = camera_case
+    return tune(image, mask, max_rank=32, random_state=0)
+
+
+def heldout_rse(model, image, heldout):
+    truth = image[heldout]
+    predicted = model.reconstruct()[heldout]
+    return np.linalg.norm(truth - predicted) / np.linalg.norm(truth)
+
+
+@pytest.mark.filterwarnings("ignore::mfinpaint.ConvergenceWarning")
+def test_tune_beats_fixed_settings(camera_case, tuned):
+    image, mask = camera_case
+    train = mask.copy()
+    train[tuned.heldout] = True
+    plain = SmoothMF(rank=tuned.params["rank"], lam=1e-10, rho=0.1, max_iter=30,
+                     random_state=1).fit(image, train)
+    published = SmoothMF(rank=50, lam=10.0, rho=0.1, order=1, solver="cg",
+                         max_iter=100, random_state=1).fit(image, train)
+
+    assert tuned.holdout_rse < heldout_rse(plain, image, tuned.heldout)
+    assert tuned.holdout_rse < heldout_rse(published, image, tuned.heldout)
+
+
+def test_tune_holds_out_observed_pixels(camera_case, tuned):
+    image, mask = camera_case
+    rows, cols = tuned.heldout
+    observed = int((~mask).sum())
+
+    assert not mask[rows, cols].any()
+    assert len(rows) == round(0.08 * observed)
+    assert len(set(zip(rows.tolist(), cols.tolist()))) == len(rows)
+
+
+def test_tune_reports_every_fit(tuned):
+    best = min(trial["holdout_rse"] for trial in tuned.trials)
+
+    assert set(tuned.params) == {"rank", "lam", "rho", "order"}
+    assert tuned.holdout_rse == best
+    assert tuned.params["order"] in (1, 2)
+    assert 16 <= tuned.params["rank"] <= 32
+    assert tuned.factors[0].shape == (tuned.params["rank"], 64)
+    assert tuned.factors[1].shape == (tuned.params["rank"], 64)
+
+
+def test_tune_same_seed_same_result(camera_case, tuned):
+    image, mask = camera_case
+
+    again = tune(image, mask, max_rank=32, random_state=0)
+
+    assert again.params == tuned.params
+    assert again.holdout_rse == tuned.holdout_rse
+    np.testing.assert_array_equal(again.heldout[0], tuned.heldout[0])
+
+
+def test_tune_rejects_bad_holdout(camera_case):
+    image, mask = camera_case
+
+    with pytest.raises(InvalidParameterError, match="holdout"):
+        tune(image, mask, holdout=0.9)
+
+
+@pytest.mark.filterwarnings("ignore::mfinpaint.ConvergenceWarning")
+def test_fit_starts_from_init(camera_case):
+    image, mask = camera_case
+    start = initial_factors(image, mask, 8)
+    W_start = start[0].copy()
+
+    warm = SmoothMF(rank=8, lam=3.0, rho=0.01, max_iter=1).fit(image, mask, init=start)
+    cold = SmoothMF(rank=8, lam=3.0, rho=0.01, max_iter=1, random_state=0).fit(image, mask)
+
+    assert warm.objective_[0] < cold.objective_[0]
+    np.testing.assert_array_equal(start[0], W_start)
+
+
+def test_fit_rejects_init_of_wrong_shape(camera_case):
+    image, mask = camera_case
+    W, X = initial_factors(image, mask, 8)
+
+    with pytest.raises(InvalidParameterError, match="init factors have shapes"):
+        SmoothMF(rank=4).fit(image, mask, init=(W, X))
