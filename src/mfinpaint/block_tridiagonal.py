@@ -62,11 +62,27 @@ def spd_inverse(A):
     return inverse
 
 
-def _left_multiply(E, M, transpose=False):
-    """Return ``E @ M`` (``E.T @ M`` with ``transpose``), E scalars or matrices."""
-    if E.ndim == 1:
-        return E[:, None, None] * M
-    return (_transpose(E) if transpose else E) @ M
+def _kron_left(E, M, transpose=False):
+    """Return ``kron(E, I) @ M`` (``kron(E, I).T @ M`` with ``transpose``)."""
+    n, p, _ = E.shape
+    if transpose:
+        E = _transpose(E)
+    if p == M.shape[-2]:
+        return E @ M
+
+    # E has a few entries per block (p is 1 or 2), so a sum of scaled copies
+    # of M is cheaper than the dense product.
+    parts = M.reshape(n, p, M.shape[-2] // p, M.shape[-1])
+    out = np.zeros_like(parts)
+    for a in range(p):
+        for c in range(p):
+            out[:, a] += E[:, a, c, None, None] * parts[:, c]
+    return out.reshape(M.shape)
+
+
+def _kron_right(M, E):
+    """Return ``M @ kron(E, I)``."""
+    return _transpose(_kron_left(E, _transpose(M), transpose=True))
 
 
 def solve_block_tridiagonal(D, E, b):
@@ -82,9 +98,11 @@ def solve_block_tridiagonal(D, E, b):
     ----------
     D : ndarray of shape (n, k, k)
         Diagonal blocks. Overwritten.
-    E : ndarray of shape (n - 1,) or (n - 1, k, k)
-        Blocks above the diagonal, ``E[i] = A[i, i + 1]``. A 1-D array gives
-        blocks ``E[i] * I``, which saves most of the work on the first level.
+    E : ndarray of shape (n - 1, p, p), p dividing k
+        Blocks above the diagonal: ``A[i, i + 1] = kron(E[i], I)`` with an
+        identity of size ``k / p``, so ``p = k`` gives dense blocks. Small
+        ``p`` describes the smoothing couplings and saves most of the work on
+        the first level.
     b : ndarray of shape (n, k)
         Right-hand side. Overwritten.
 
@@ -102,22 +120,18 @@ def solve_block_tridiagonal(D, E, b):
     n_odd, n_right = n // 2, (n - 1) // 2
     D_odd_inv = spd_inverse(D[1::2])
     left, right = E[0::2], E[1::2]
-    left_inv = _left_multiply(left, D_odd_inv)  # left @ D_odd^-1
-    right_inv = _left_multiply(right, D_odd_inv[:n_right], transpose=True)
+    left_inv = _kron_left(left, D_odd_inv)
+    right_inv = _kron_left(right, D_odd_inv[:n_right], transpose=True)
     b_odd = b[1::2, :, None]
 
     # Schur complement on the even blocks, written into D[0::2] and b[0::2].
+    # left_inv = left @ D_odd^-1 and right_inv = right.T @ D_odd^-1.
     D_even, b_even = D[0::2], b[0::2, :, None]
-    D_even[:n_odd] -= _left_multiply(left, _transpose(left_inv))
-    D_even[1 : 1 + n_right] -= _left_multiply(
-        right, _transpose(right_inv), transpose=True
-    )
+    D_even[:n_odd] -= _kron_right(left_inv, _transpose(left))
+    D_even[1 : 1 + n_right] -= _kron_right(right_inv, right)
     b_even[:n_odd] -= left_inv @ b_odd
     b_even[1 : 1 + n_right] -= right_inv @ b_odd[:n_right]
-    if right.ndim == 1:
-        E_even = -right[:, None, None] * left_inv[:n_right]
-    else:
-        E_even = -left_inv[:n_right] @ right
+    E_even = -_kron_right(left_inv[:n_right], right)
 
     x = np.empty_like(b)
     x[0::2] = solve_block_tridiagonal(D_even, E_even, b_even[..., 0])

@@ -28,37 +28,36 @@ def _block_system(G, rho, lam, order, segments):
     """Return the normal equations as block tridiagonal ``(D, E)``.
 
     ``G`` becomes ``D`` in place. For order 1 the blocks are the lines
-    themselves and ``E[i] = lam * L[i, i + 1]`` stands for a multiple of the
-    identity. For order 2 each block holds two consecutive lines, so the
-    pentadiagonal line coupling becomes tridiagonal in 2R x 2R blocks. An odd
-    number of lines gets one decoupled padding line with ``D = I``.
+    themselves and ``A[i, i + 1] = lam * L[i, i + 1] * I``. For order 2 each
+    block holds two consecutive lines, so the pentadiagonal line coupling
+    becomes tridiagonal in 2R x 2R blocks. An odd number of lines gets one
+    decoupled padding line with ``D = I``. ``E`` holds the scalar pattern of
+    the coupling blocks, as :func:`solve_block_tridiagonal` expects.
     """
     n, rank, _ = G.shape
-    bands = lam * laplacian_bands(n, order, segments)
+    bands = (lam * laplacian_bands(n, order, segments)).astype(G.dtype)
     diagonal = np.einsum("nii->ni", G)
     diagonal += (rho + bands[0])[:, None]
     if order == 1:
-        return G, bands[1, : n - 1].astype(G.dtype)
+        return G, bands[1, : n - 1, None, None]
 
     pairs = (n + 1) // 2
-    identity = np.eye(rank, dtype=G.dtype)
     D = np.zeros((pairs, 2, rank, 2, rank), dtype=G.dtype)
     D[:, 0, :, 0] = G[0::2]
     D[: n // 2, 1, :, 1] = G[1::2]
     if n % 2:
-        D[-1, 1, :, 1] = identity
+        D[-1, 1, :, 1] = np.eye(rank)
 
-    # Line 2j couples to 2j + 1 inside its block, and to 2j + 2 (band 2) in
-    # the next one, while line 2j + 1 reaches 2j + 2 (band 1) and 2j + 3 (band 2).
-    within = bands[1, 0 : n - 1 : 2, None, None] * identity
+    # Line 2j couples to 2j + 1 inside its block and to 2j + 2 (band 2) in the
+    # next one, while line 2j + 1 reaches 2j + 2 (band 1) and 2j + 3 (band 2).
+    within = bands[1, 0 : n - 1 : 2, None, None] * np.eye(rank)
     D[: n // 2, 0, :, 1] = within
     D[: n // 2, 1, :, 0] = within
-    E = np.zeros((pairs - 1, 2, rank, 2, rank), dtype=G.dtype)
-    E[:, 0, :, 0] = bands[2, 0 : 2 * pairs - 2 : 2, None, None] * identity
-    E[:, 1, :, 0] = bands[1, 1 : 2 * pairs - 1 : 2, None, None] * identity
-    E[:, 1, :, 1] = bands[2, 1 : 2 * pairs - 1 : 2, None, None] * identity
-    size = 2 * rank
-    return D.reshape(pairs, size, size), E.reshape(pairs - 1, size, size)
+    E = np.zeros((pairs - 1, 2, 2), dtype=G.dtype)
+    E[:, 0, 0] = bands[2, 0 : 2 * pairs - 2 : 2]
+    E[:, 1, 0] = bands[1, 1 : 2 * pairs - 1 : 2]
+    E[:, 1, 1] = bands[2, 1 : 2 * pairs - 1 : 2]
+    return D.reshape(pairs, 2 * rank, 2 * rank), E
 
 
 def exact_half_step(lines, F, rho, lam, order, segments=None):
