@@ -86,6 +86,11 @@ def exact_half_step(lines, F, rho, lam, order, segments=None):
     """
     G, B = lines.gram(F)
     n, rank = B.shape
+    if not (np.isfinite(G).all() and np.isfinite(B).all()):
+        raise SingularSystemError(
+            "the normal equations hold NaN or infinite values: Y is badly "
+            "scaled or the factors diverged. Scale Y to values near 1."
+        )
     try:
         if lam == 0:
             # Without smoothing the system splits into independent R x R blocks.
