@@ -6,12 +6,14 @@ go to benchmarks/out/quality.csv (one row per image, damage and method, so
 an interrupted run keeps its rows). The tables go to docs/quality.md and a
 figure of crops side by side to docs/quality.png.
 
-Run ``python benchmarks/quality.py`` for the full run or ``--quick`` for
-three images and one damage kind.
+Run ``python benchmarks/quality.py`` (``make bench-quality``) for the full
+run, or ``--quick`` for three images and one damage kind, written to
+benchmarks/out/quick/ so that docs/ keeps the full results.
 """
 
 import argparse
 import csv
+import json
 import os
 import platform
 import time
@@ -20,7 +22,9 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import scipy
 import skimage
+from threadpoolctl import threadpool_limits
 from PIL import Image, ImageDraw, ImageFont
 from skimage import data
 from skimage.color import rgb2gray
@@ -141,13 +145,18 @@ def run_default(image, mask):
     return restored, "defaults"
 
 
-def run_auto(image, mask):
-    restored, info = inpaint(image, mask, channel_axis=channel_axis(image), auto=True,
-                             return_info=True)
-    chosen = info["params"]
-    note = (f"rank {chosen['rank']} lam {chosen['lam']:.3g} rho {chosen['rho']:.3g} "
-            f"order {chosen['order']}")
-    return restored, note
+def _auto(**options):
+    def run(image, mask):
+        restored, info = inpaint(
+            image, mask, channel_axis=channel_axis(image), auto=True,
+            tune_options=options, return_info=True,
+        )
+        chosen = info["params"]
+        note = (f"rank {chosen['rank']} lam {chosen['lam']:.2g} rho {chosen['rho']:.2g} "
+                f"order {chosen['order']} iter {info['tuning'].iterations}")
+        return restored, note
+
+    return run
 
 
 def _published_fit(image, mask, lam):
@@ -202,17 +211,22 @@ def _color_mode(color):
 
 METHODS = {
     "mfinpaint default": run_default,
-    "mfinpaint --auto": run_auto,
+    "mfinpaint --auto": _auto(),
+    "--auto, scattered hold-out": _auto(holdout_pattern="random"),
     "published setting": run_published,
     "plain MF (lam 1e-10)": run_plain,
     "OpenCV Telea": run_telea,
     "OpenCV NS": run_ns,
     "scikit-image biharmonic": run_biharmonic,
 }
-# Extra runs on color images at 90 % missing to compare the color modes.
+# Run on random damage only, like the published experiment.
+PUBLISHED_METHODS = ("published setting", "plain MF (lam 1e-10)")
+# Extra runs at 90 % missing: a larger rank limit for --auto on every image,
+# and the color modes on color images.
+COLOR_DAMAGE = "random 90%"
+RANK_METHODS = {"--auto, max rank 64": _auto(max_rank=64)}
 COLOR_METHODS = {f"color={color}": _color_mode(color) for color in
                  ("luma", "channels", "joint")}
-COLOR_DAMAGE = "random 90%"
 
 
 def score(name, damage, method, image, mask, run):
@@ -231,19 +245,33 @@ def score(name, damage, method, image, mask, run):
     return row, restored
 
 
-def run_all(images, damages, csv_path):
+def run_all(images, damages, methods, csv_path, kept_rows=()):
+    """Score ``methods`` on every image and damage, appending rows to ``csv_path``.
+
+    ``kept_rows`` (rows of other methods from an earlier run) are written
+    first, so that a run of a few methods updates only their rows.
+    """
     csv_path.parent.mkdir(parents=True, exist_ok=True)
     crops = {}
     with csv_path.open("w", newline="") as stream:
         writer = csv.DictWriter(stream, COLUMNS)
         writer.writeheader()
+        writer.writerows(kept_rows)
         for name, image in images.items():
             for damage in damages:
                 mask = make_mask(damage)
-                methods = dict(METHODS)
+                chosen = dict(METHODS)
+                if not damage.startswith("random"):
+                    # The published solver's cost grows with the observed
+                    # pixels: on these damages it would take most of the run.
+                    for method in PUBLISHED_METHODS:
+                        chosen.pop(method)
+                if damage == COLOR_DAMAGE:
+                    chosen.update(RANK_METHODS)
                 if image.ndim == 3 and damage == COLOR_DAMAGE:
-                    methods.update(COLOR_METHODS)
-                for method, run in methods.items():
+                    chosen.update(COLOR_METHODS)
+                chosen = {m: run for m, run in chosen.items() if m in methods}
+                for method, run in chosen.items():
                     row, restored = score(name, damage, method, image, mask, run)
                     writer.writerow(row)
                     stream.flush()
@@ -338,24 +366,69 @@ def _target_lines(rows):
     return lines + [""]
 
 
-def render_results(rows, command, seconds):
+def _settings_table(rows, method):
+    """Count the settings that ``method`` chose, per damage kind."""
+    lines = ["| damage | settings chosen (number of images) |", "| --- | --- |"]
+    for damage in dict.fromkeys(row["damage"] for row in rows):
+        notes = [row["settings"] for row in rows
+                 if row["damage"] == damage and row["method"] == method]
+        counts = {note: notes.count(note) for note in dict.fromkeys(notes)}
+        ranked = sorted(counts.items(), key=lambda item: -item[1])
+        cells = "; ".join(f"{note} ({count})" for note, count in ranked)
+        lines.append(f"| {damage} | {cells} |")
+    return lines
+
+
+def _run_lines(runs):
+    parts = [f"`{run['command']}` ({run['minutes']:.0f} minutes, {run['date']})"
+             for run in runs]
+    return [
+        "Commands: " + ", then ".join(parts) + ".",
+        "",
+        f"Machine: {cpu_model()}, {os.cpu_count()} cores, {platform.platform()}, "
+        "shared with other jobs, so BLAS and OpenCV are limited to one thread for "
+        "every method. Versions: "
+        f"Python {platform.python_version()}, mfinpaint {mfinpaint.__version__}, "
+        f"NumPy {np.__version__}, SciPy {scipy.__version__}, "
+        f"scikit-image {skimage.__version__}, OpenCV {cv2.__version__}. "
+        f"Images: central square resized to {SIZE} x {SIZE}.",
+        "",
+    ]
+
+
+def render_results(rows, runs):
+    """Return the measured part of docs/quality.md, between the two markers."""
     methods = [m for m in METHODS if any(row["method"] == m for row in rows)]
     main_rows = [row for row in rows if row["method"] in METHODS]
-    lines = [START_MARK, "",
-             f"Command: `{command}`, {seconds / 60:.0f} minutes. "
-             f"Machine: {platform.machine()}, {os.cpu_count()} cores, "
-             f"{platform.platform()}. Versions: Python {platform.python_version()}, "
-             f"mfinpaint {mfinpaint.__version__}, NumPy {np.__version__}, "
-             f"scikit-image {skimage.__version__}, OpenCV {cv2.__version__}. "
-             f"Images: central square resized to {SIZE} x {SIZE}.", ""]
+    random_rows = [row for row in main_rows if row["damage"].startswith("random")]
+    everywhere = [m for m in methods if m not in PUBLISHED_METHODS]
+    lines = [START_MARK, ""] + _run_lines(runs)
+
     lines += ["### Mean over every image and damage kind", ""]
-    lines += _mean_table(main_rows, methods) + [""]
+    lines += _mean_table([r for r in main_rows if r["method"] in everywhere],
+                         everywhere) + [""]
+    lines += ["### Mean over the random damage kinds (50 % to 95 % missing)", ""]
+    lines += _mean_table(random_rows, methods) + [""]
     lines += _target_lines(main_rows)
+
     for damage in dict.fromkeys(row["damage"] for row in rows):
         damage_rows = [row for row in main_rows if row["damage"] == damage]
+        present = [m for m in methods if any(r["method"] == m for r in damage_rows)]
         lines += [f"### {damage}", "", "PSNR in dB, best in bold.", ""]
-        lines += _psnr_table(damage_rows, damage, methods) + [""]
-        lines += _mean_table(damage_rows, methods) + [""]
+        lines += _psnr_table(damage_rows, damage, present) + [""]
+        lines += _mean_table(damage_rows, present) + [""]
+
+    lines += ["### Settings chosen by `--auto`", ""]
+    lines += _settings_table(main_rows, "mfinpaint --auto") + [""]
+
+    rank_rows = [row for row in rows if row["damage"] == COLOR_DAMAGE
+                 and row["method"] in ("mfinpaint --auto", *RANK_METHODS)]
+    if any(row["method"] in RANK_METHODS for row in rank_rows):
+        rank_methods = ["mfinpaint --auto", *RANK_METHODS]
+        lines += [f"### `--auto` with a rank limit of 64 at {COLOR_DAMAGE} missing", ""]
+        lines += _psnr_table(rank_rows, COLOR_DAMAGE, rank_methods) + [""]
+        lines += _mean_table(rank_rows, rank_methods) + [""]
+
     color_rows = [row for row in rows if row["method"] in COLOR_METHODS]
     if color_rows:
         lines += [f"### Color modes at {COLOR_DAMAGE} missing, default settings", ""]
@@ -365,38 +438,79 @@ def render_results(rows, command, seconds):
     return "\n".join(lines)
 
 
-def write_report(path, rows, command, seconds):
-    text = path.read_text() if path.exists() else f"# Quality\n\n{START_MARK}\n{END_MARK}\n"
+def write_report(path, rows, runs):
+    """Replace the text between the markers of ``path`` with fresh tables."""
+    if path.exists():
+        text = path.read_text()
+    else:
+        text = f"# Quality\n\n{START_MARK}\n{END_MARK}\n"
     if START_MARK not in text:
         text += f"\n{START_MARK}\n{END_MARK}\n"
     head, rest = text.split(START_MARK, 1)
     tail = rest.split(END_MARK, 1)[1]
-    path.write_text(head + render_results(rows, command, seconds) + tail)
+    path.write_text(head + render_results(rows, runs) + tail)
+
+
+def record_run(path, command, seconds, replace):
+    """Append this run to the list in ``path`` (a fresh list with ``replace``)."""
+    runs = [] if replace or not path.exists() else json.loads(path.read_text())
+    runs.append({"command": command, "minutes": seconds / 60,
+                 "date": time.strftime("%Y-%m-%d", time.gmtime())})
+    path.write_text(json.dumps(runs, indent=1) + "\n")
+    return runs
+
+
+# Cases and columns of docs/quality.png.
+FIGURE_CASES = (("astronaut", "random 90%"), ("panda", "random 90%"),
+                ("astronaut", "text"), ("camera", "blocks 32x32"),
+                ("coffee", "scratches"), ("moon", "row stripes"))
+FIGURE_METHODS = ("mfinpaint default", "mfinpaint --auto", "OpenCV Telea", "OpenCV NS",
+                  "scikit-image biharmonic")
+
+
+def figure_crops(cases):
+    """Run the figure's methods on ``cases`` and return {(image, damage, column): image}."""
+    images = load_images(dict.fromkeys(name for name, _ in cases))
+    crops = {}
+    for name, damage in cases:
+        if name not in images:
+            continue
+        image, mask = images[name], make_mask(damage)
+        for method in FIGURE_METHODS:
+            _, restored = score(name, damage, method, image, mask, METHODS[method])
+            crops[(name, damage, method)] = restored
+        crops[(name, damage, "damaged")] = np.where(
+            mask[..., None] if image.ndim == 3 else mask, 0, image)
+        crops[(name, damage, "original")] = image
+    return crops
 
 
 def save_figure(path, crops, cases, size=96):
+    """Save the central ``size`` x ``size`` crops of each case, one row per case."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    columns = ["original", "damaged", "mfinpaint default", "mfinpaint --auto",
-               "published setting", "OpenCV Telea", "OpenCV NS",
-               "scikit-image biharmonic"]
+    columns = ["original", "damaged", *FIGURE_METHODS]
     cases = [case for case in cases if (*case, "original") in crops]
     if not cases:
         return
     figure, axes = plt.subplots(len(cases), len(columns),
-                                figsize=(1.6 * len(columns), 1.8 * len(cases)),
+                                figsize=(1.6 * len(columns), 1.9 * len(cases)),
                                 squeeze=False)
     top = left = (SIZE - size) // 2
     for i, case in enumerate(cases):
+        original = crops[(*case, "original")]
         for j, column in enumerate(columns):
-            crop = crops[(*case, column)][top : top + size, left : left + size]
+            restored = crops[(*case, column)]
             axis = axes[i, j]
-            axis.imshow(crop, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+            axis.imshow(restored[top : top + size, left : left + size], cmap="gray",
+                        vmin=0, vmax=1, interpolation="nearest")
             axis.set_xticks([])
             axis.set_yticks([])
+            if j >= 2:
+                axis.set_xlabel(f"{psnr(original, restored):.2f} dB", fontsize=7)
             if i == 0:
                 axis.set_title(column.replace("scikit-image ", "").replace(
                     "mfinpaint ", "mf "), fontsize=8)
@@ -407,34 +521,80 @@ def save_figure(path, crops, cases, size=96):
     plt.close(figure)
 
 
+def cpu_model():
+    """Return the CPU model name from /proc/cpuinfo, or the platform's processor."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true",
                         help="three images and 90 %% random missing only")
-    parser.add_argument("--docs", type=Path, default=ROOT / "docs",
-                        help="folder for quality.md and quality.png")
-    parser.add_argument("--csv", type=Path, default=ROOT / "benchmarks" / "out" / "quality.csv")
+    parser.add_argument("--docs", type=Path,
+                        help="folder for quality.md and quality.png (default docs, "
+                        "or benchmarks/out/quick with --quick)")
+    parser.add_argument("--csv", type=Path,
+                        help="file of scores (default benchmarks/out/quality.csv, or "
+                        "benchmarks/out/quick/quality.csv with --quick)")
     parser.add_argument("--report-only", action="store_true",
                         help="rewrite the report from an existing CSV file")
+    parser.add_argument("--figure", action="store_true",
+                        help="with --report-only, also run the figure's cases again and "
+                        "redraw quality.png")
+    parser.add_argument("--methods", type=lambda text: text.split(","),
+                        help="comma-separated methods to run again; the CSV keeps "
+                        "the rows of the others")
     args = parser.parse_args()
+    out = ROOT / "benchmarks" / "out"
+    args.docs = args.docs or (out / "quick" if args.quick else ROOT / "docs")
+    args.csv = args.csv or (out / "quick" / "quality.csv" if args.quick
+                            else out / "quality.csv")
 
-    command = "make bench-quality" if not args.quick else "python benchmarks/quality.py --quick"
+    known = [*METHODS, *RANK_METHODS, *COLOR_METHODS]
+    methods = args.methods or known
+    unknown = [m for m in methods if m not in known]
+    if unknown:
+        parser.error(f"unknown methods {unknown}; choose from {known}")
+
+    command = "make bench-quality"
+    if args.quick or args.methods:
+        command = "python benchmarks/quality.py" + " --quick" * args.quick
+        if args.methods:
+            command += f" --methods '{','.join(methods)}'"
+    runs_path = args.csv.with_suffix(".runs.json")
     started = time.perf_counter()
     crops = {}
     if not args.report_only:
+        kept = []
+        if args.methods:
+            kept = [row for row in read_rows(args.csv) if row["method"] not in methods]
         names = QUICK_IMAGES if args.quick else ("panda", *SKIMAGE_IMAGES)
         damages = ("random 90%",) if args.quick else DAMAGES
-        crops = run_all(load_images(names), damages, args.csv)
-    seconds = time.perf_counter() - started
+        # One thread for BLAS and OpenCV: every method gets the same share of
+        # a machine that other jobs may be using.
+        with threadpool_limits(1):
+            cv2.setNumThreads(1)
+            crops = run_all(load_images(names), damages, methods, args.csv, kept)
+        runs = record_run(runs_path, command, time.perf_counter() - started,
+                          replace=not args.methods)
+    else:
+        runs = json.loads(runs_path.read_text())
 
     args.docs.mkdir(parents=True, exist_ok=True)
-    write_report(args.docs / "quality.md", read_rows(args.csv), command, seconds)
-    if crops:
-        cases = [("astronaut", "random 90%"), ("panda", "random 90%"),
-                 ("astronaut", "text"), ("camera", "blocks 32x32"),
-                 ("coffee", "scratches")]
-        save_figure(args.docs / "quality.png", crops, cases)
-    print(f"wrote {args.docs / 'quality.md'} in {seconds:.0f} s")
+    write_report(args.docs / "quality.md", read_rows(args.csv), runs)
+    if args.figure and not crops:
+        with threadpool_limits(1):
+            cv2.setNumThreads(1)
+            crops = figure_crops(FIGURE_CASES)
+    if crops and not args.methods:
+        save_figure(args.docs / "quality.png", crops, FIGURE_CASES)
+    print(f"wrote {args.docs / 'quality.md'}")
 
 
 if __name__ == "__main__":

@@ -177,9 +177,14 @@ def test_auto_report_has_tuned_values(tmp_path, rgb_path, capsys):
     assert values["lam"] > 0
     assert values["rho"] > 0
     assert values["tuning"]["fits"] >= 6
+    assert values["tuning"]["iterations"] >= 1
     assert 0 < values["tuning"]["holdout_rse"] < 1
-    assert f"rank {values['rank']}" in out
     assert "auto:" in out
+    assert f"rank {values['rank']} " in out
+    assert f"lam {values['lam']:.4g} " in out
+    assert f"rho {values['rho']:.4g} " in out
+    assert f"order {values['order']} " in out
+    assert f"iterations {values['tuning']['iterations']} " in out
 
 
 def test_auto_with_rank_is_usage_error(tmp_path, rgb_path, capsys):

@@ -3,7 +3,7 @@ import pytest
 from skimage import data
 from skimage.transform import resize
 
-from mfinpaint import SmoothMF, random_mask
+from mfinpaint import SmoothMF, inpaint, random_mask
 from mfinpaint.errors import InvalidParameterError
 from mfinpaint.tuning import initial_factors, tune
 
@@ -98,3 +98,68 @@ def test_fit_rejects_init_of_wrong_shape(camera_case):
 
     with pytest.raises(InvalidParameterError, match="init factors have shapes"):
         SmoothMF(rank=4).fit(image, mask, init=(W, X))
+
+
+def test_tune_reports_iterations(tuned):
+    best = next(trial for trial in tuned.trials if trial["holdout_rse"] == tuned.holdout_rse)
+
+    assert 1 <= tuned.iterations <= 4
+    assert best["iterations"] == tuned.iterations
+
+
+def test_holdout_follows_block_mask():
+    missing = np.zeros((64, 64), dtype=bool)
+    missing[8:24, 8:24] = True
+    missing[40:56, 30:46] = True
+
+    result = tune(np.random.default_rng(0).random((64, 64)), missing, holdout=0.05,
+                  max_rank=4, random_state=1)
+
+    held = np.zeros_like(missing)
+    held[result.heldout] = True
+    # Whole 16 x 16 pieces of a shifted block are held out, so most held-out
+    # pixels have all four neighbours held out or missing.
+    padded = np.pad(held | missing, 1)
+    inner = (padded[:-2, 1:-1] & padded[2:, 1:-1] & padded[1:-1, :-2] & padded[1:-1, 2:])
+    assert held.sum() == round(0.05 * (~missing).sum())
+    assert not (held & missing).any()
+    assert inner[held].mean() > 0.5
+
+
+def test_random_holdout_is_scattered():
+    missing = np.zeros((64, 64), dtype=bool)
+    missing[8:24, 8:24] = True
+
+    result = tune(np.random.default_rng(0).random((64, 64)), missing, holdout=0.05,
+                  holdout_pattern="random", max_rank=4, random_state=1)
+
+    held = np.zeros_like(missing)
+    held[result.heldout] = True
+    padded = np.pad(held | missing, 1)
+    inner = (padded[:-2, 1:-1] & padded[2:, 1:-1] & padded[1:-1, :-2] & padded[1:-1, 2:])
+    assert held.sum() == round(0.05 * (~missing).sum())
+    assert inner[held].mean() < 0.1
+
+
+def test_tune_rejects_bad_holdout_pattern(camera_case):
+    image, mask = camera_case
+
+    with pytest.raises(InvalidParameterError, match="holdout_pattern"):
+        tune(image, mask, holdout_pattern="blocks")
+
+
+def test_inpaint_auto_fits_tuned_iterations(camera_case):
+    image, mask = camera_case
+
+    _, info = inpaint(image, mask, auto=True, tune_options={"max_rank": 16},
+                      return_info=True)
+
+    assert info["params"]["rank"] == 16
+    assert info["iterations"] <= info["tuning"].iterations
+
+
+def test_inpaint_rejects_unknown_tune_option(camera_case):
+    image, mask = camera_case
+
+    with pytest.raises(InvalidParameterError, match="max_ranks"):
+        inpaint(image, mask, auto=True, tune_options={"max_ranks": 16})

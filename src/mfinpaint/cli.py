@@ -354,6 +354,7 @@ def run_inpaint(args):
         "auto": args.auto,
         "tuning": None if tuning is None else {
             "holdout_rse": tuning.holdout_rse,
+            "iterations": tuning.iterations,
             "seconds": round(tuning.seconds, 4),
             "fits": len(tuning.trials),
         },
@@ -377,7 +378,8 @@ def run_inpaint(args):
         chosen = tuning.params
         print(
             f"auto: rank {chosen['rank']}  lam {chosen['lam']:.4g}  rho {chosen['rho']:.4g}  "
-            f"order {chosen['order']} (held-out RSE {tuning.holdout_rse:.4f}, "
+            f"order {chosen['order']}  iterations {tuning.iterations} "
+            f"(held-out RSE {tuning.holdout_rse:.4f}, "
             f"{len(tuning.trials)} fits in {tuning.seconds:.2f} s)"
         )
     if scores:

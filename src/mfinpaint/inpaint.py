@@ -21,9 +21,6 @@ log = logging.getLogger(__name__)
 DEFAULT_PARAMS = {
     "rank": 32, "rho": 0.01, "lam": 3.0, "order": 2, "max_iter": 8, "tol": 1e-4,
 }
-# Maximum iterations of the final fit after tuning, which starts from the
-# tuned factors.
-AUTO_MAX_ITER = 3
 COLOR_MODES = ("luma", "channels", "joint")
 
 
@@ -101,21 +98,17 @@ def _side_by_side(channels):
     return channels.transpose(0, 2, 1).reshape(height, count * width)
 
 
-def _fit_channels(channels, mask, params, color, verbose, tuned=None, warn=False):
+def _fit_channels(channels, mask, params, color, verbose, warn=False):
     """Return the low-rank estimate of every channel and the fitted models.
 
     Channels are fitted alone, side by side sharing the row factor ``W``, or
-    (``"luma"``) alone after conversion to YCbCr. ``tuned`` is a
-    :class:`~mfinpaint.tuning.TuningResult` whose factors start the fit of
-    the matrix it was tuned on: the joint matrix, the luma channel or
-    channel 0.
+    (``"luma"``) alone after conversion to YCbCr.
     """
     height, width, count = channels.shape
-    start = tuned.factors if tuned is not None else None
     if color == "joint" and count > 1:
         estimate, model = _fit_matrix(
             _side_by_side(channels), _side_by_side(mask), params, verbose,
-            segments=[width] * count, init=start, warn=warn,
+            segments=[width] * count, warn=warn,
         )
         estimate = estimate.reshape(height, count, width).transpose(0, 2, 1)
         return estimate, [model]
@@ -128,14 +121,12 @@ def _fit_channels(channels, mask, params, color, verbose, tuned=None, warn=False
     estimate = np.empty_like(channels)
     models = []
     for c in range(count):
-        init = start if c == 0 else None
         channel_params = params
         if luma and c > 0:
             # Chroma is smoother than luma: half the rank measured as good.
             channel_params = {**params, "rank": max(params["rank"] // 2, 1)}
         estimate[..., c], model = _fit_matrix(
-            channels[..., c], mask[..., c], channel_params, verbose, init=init,
-            warn=warn,
+            channels[..., c], mask[..., c], channel_params, verbose, warn=warn
         )
         models.append(model)
     if luma:
@@ -143,20 +134,40 @@ def _fit_channels(channels, mask, params, color, verbose, tuned=None, warn=False
     return estimate, models
 
 
-def _tune_channels(channels, mask, color, params):
-    """Run :func:`~mfinpaint.tuning.tune` on the matrix whose fit starts first."""
+# Keyword arguments of tune that inpaint does not set itself.
+TUNE_OPTIONS = ("holdout", "holdout_pattern", "orders", "start_rank", "max_rank",
+                "max_iter", "random_state")
+
+
+def _check_tune_options(options):
+    if options is None:
+        return
+    if not isinstance(options, dict):
+        raise InvalidParameterError(
+            f"tune_options must be a dict of tune arguments, got {type(options).__name__}."
+        )
+    unknown = sorted(set(options) - set(TUNE_OPTIONS))
+    if unknown:
+        raise InvalidParameterError(
+            f"unknown tune_options {unknown}; valid names are {list(TUNE_OPTIONS)}."
+        )
+
+
+def _tune_channels(channels, mask, color, params, options):
+    """Run :func:`~mfinpaint.tuning.tune` on the joint matrix, luma or channel 0."""
     count = channels.shape[2]
     seed = params.get("random_state")
-    seed = seed if isinstance(seed, (int, np.integer)) else 0
+    options = {"random_state": seed if isinstance(seed, (int, np.integer)) else 0,
+               **(options or {})}
     if color == "joint" and count > 1:
         Y, missing = _side_by_side(channels), _side_by_side(mask)
         return tune(Y, missing, column_segments=[Y.shape[1] // count] * count,
-                    random_state=seed)
+                    **options)
     if color == "luma" and count == 3:
         missing = mask.any(axis=-1)
         luma = rgb_to_ycbcr(np.where(missing[..., None], 0.0, channels))[..., 0]
-        return tune(luma, missing, random_state=seed)
-    return tune(channels[..., 0], mask[..., 0], random_state=seed)
+        return tune(luma, missing, **options)
+    return tune(channels[..., 0], mask[..., 0], **options)
 
 
 def inpaint(
@@ -167,6 +178,7 @@ def inpaint(
     keep_observed=True,
     color="luma",
     auto=False,
+    tune_options=None,
     verbose=False,
     return_info=False,
     **model_params,
@@ -197,8 +209,11 @@ def inpaint(
         Choose ``rank``, ``lam``, ``rho`` and ``order`` with
         :func:`~mfinpaint.tuning.tune` (held-out error on 8 % of the
         observed pixels), then fit every pixel with the chosen values for
-        at most ``max_iter`` iterations (default 3), starting from the
-        tuned factors. Do not pass those four parameters with it.
+        the number of iterations tuning found best (``max_iter`` overrides
+        it). Do not pass those four parameters with it.
+    tune_options : dict, optional
+        Keyword arguments for :func:`~mfinpaint.tuning.tune` with ``auto``,
+        such as ``max_rank`` or ``holdout_pattern``.
     verbose : bool, default=False
         Show a progress bar per fit on stderr.
     return_info : bool, default=False
@@ -233,6 +248,7 @@ def inpaint(
             f"auto=True chooses rank, lam, rho and order itself, but {tuned_names} "
             "were given. Drop them or set auto=False."
         )
+    _check_tune_options(tune_options)
     values, _ = image_to_float(image)
     channel_axis = check_channel_axis(channel_axis, values.ndim)
     if channel_axis is None:
@@ -259,12 +275,11 @@ def inpaint(
         params = _model_params(model_params, channels.shape)
         tuned = None
         if auto:
-            tuned = _tune_channels(channels, mask, color, params)
+            tuned = _tune_channels(channels, mask, color, params, tune_options)
             params.update(tuned.params)
-            params["max_iter"] = model_params.get("max_iter", AUTO_MAX_ITER)
+            params["max_iter"] = model_params.get("max_iter", tuned.iterations)
         estimate, models = _fit_channels(
-            channels, mask, params, color, verbose, tuned,
-            warn="max_iter" in model_params,
+            channels, mask, params, color, verbose, warn="max_iter" in model_params
         )
         restored = np.clip(estimate, 0.0, 1.0)
         if keep_observed:

@@ -1,12 +1,12 @@
 """Automatic choice of ``order``, ``lam``, ``rho`` and ``rank`` by held-out error.
 
-A random part of the observed entries is hidden, models are fitted on the
-rest and scored by the relative error on the hidden part. The search is
-coarse to fine on a log scale: smoothing order and ``lam`` at a low rank,
-then ``lam`` and ``rho`` refined around the best value, then the rank raised
-while the held-out error keeps falling. Every fit starts from the factors of
-the best fit so far (or from a truncated SVD of a smoothed fill), runs a few
-exact ALS iterations and stops early once the held-out error stops falling.
+A part of the observed entries, shaped like the missing ones, is hidden;
+models are fitted on the rest and scored by the relative error on the
+hidden part. The search is coarse to fine on a log scale: smoothing order
+and ``lam`` at a low rank, then ``rho``, then the rank raised while the
+held-out error keeps falling, and last the number of iterations. Every fit
+starts from a truncated SVD of a smoothed fill, which is close enough that
+one exact ALS iteration ranks the settings.
 """
 
 import logging
@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import ndimage
 
-from ._validation import check_float, check_int, check_matrix_and_mask
+from ._validation import check_choice, check_float, check_int, check_matrix_and_mask
 from .errors import ConvergenceWarning, InvalidInputError
 from .model import SmoothMF
 
@@ -25,8 +25,11 @@ __all__ = ["tune", "TuningResult", "smoothed_fill", "svd_factors", "initial_fact
 
 log = logging.getLogger(__name__)
 
-# Coarse grid of the smoothing weight, refined later by a factor sqrt(10).
-COARSE_LAMS = (0.3, 3.0, 30.0)
+# Smoothing weights tried first, per order; when the best is at an end, one
+# more value a factor LAM_STEP beyond it is tried. Second-order differences
+# are smaller on smooth images, so they need a larger weight.
+COARSE_LAMS = {1: (0.3, 1.0), 2: (1.0, 3.0)}
+LAM_STEP = 10**0.5
 # Ridge weight of the coarse stage and its neighbours tried afterwards.
 START_RHO = 0.01
 RHO_STEPS = (0.1, 10.0)
@@ -35,6 +38,10 @@ RHO_STEPS = (0.1, 10.0)
 # first), and by RANK_GAIN to be worth the cost of a doubled rank.
 MIN_GAIN = 0.002
 RANK_GAIN = 0.01
+HOLDOUT_PATTERNS = ("mask", "random")
+# Bounds of the default largest rank, see default_max_rank.
+SMALL_RANK_LIMIT = 32
+LARGE_RANK_LIMIT = 64
 
 
 @dataclass
@@ -48,9 +55,12 @@ class TuningResult:
     holdout_rse : float
         Relative error ``||y - y_hat|| / ||y||`` of the chosen setting on the
         held-out entries.
+    iterations : int
+        Exact ALS iterations, from the smoothed-fill start, after which the
+        chosen setting had its lowest held-out error.
     trials : list of dict
         Every setting tried, in order, with its ``holdout_rse``,
-        ``iterations`` and ``seconds``.
+        ``max_iter``, ``iterations`` (at the lowest error) and ``seconds``.
     seconds : float
         Wall time of the search.
     factors : tuple of ndarray
@@ -62,6 +72,7 @@ class TuningResult:
 
     params: dict
     holdout_rse: float
+    iterations: int = 1
     trials: list = field(default_factory=list)
     seconds: float = 0.0
     factors: tuple = field(default=None, repr=False)
@@ -106,6 +117,18 @@ def initial_factors(Y, missing, rank):
     return svd_factors(smoothed_fill(Y, observed, sigma), rank)
 
 
+def default_max_rank(missing):
+    """Return the largest rank :func:`tune` tries by default for this mask.
+
+    This is the mean number of observed entries per row or per column,
+    whichever is smaller, clipped to [32, 64]. The upper limit bounds the
+    cost of one exact ALS iteration, which grows as ``rank**3``.
+    """
+    observed = ~np.asarray(missing)
+    per_line = min(observed.sum(axis=1).mean(), observed.sum(axis=0).mean())
+    return int(np.clip(round(per_line), SMALL_RANK_LIMIT, LARGE_RANK_LIMIT))
+
+
 def _pad_factors(factors, rank, rng):
     """Return factors cut or extended to ``rank`` rows; new rows are small noise."""
     W, X = factors
@@ -118,32 +141,60 @@ def _pad_factors(factors, rank, rng):
     return np.vstack([W, W_new]), np.vstack([X, X_new])
 
 
-def _split_holdout(missing, fraction, rng):
+def _holdout_order(missing, pattern, rng):
+    """Return the flat indices of the observed entries in the order to hold out.
+
+    With ``pattern="mask"`` the mask is shifted by a random offset (wrapping
+    around) and laid over the observed entries. The entries it covers come
+    first, whole 4-connected pieces in random order and each piece in row-major
+    order, so that the held-out entries form holes shaped like the missing
+    ones: scattered pixels, strokes, blocks or rows. The other observed
+    entries follow in random order. With ``pattern="random"`` every observed
+    entry is in random order.
+    """
+    observed = ~missing
+    indices = np.flatnonzero(observed)
+    tiebreak = rng.random(len(indices))
+    if pattern == "random":
+        return indices[np.argsort(tiebreak, kind="stable")]
+
+    shift = (int(rng.integers(missing.shape[0])), int(rng.integers(missing.shape[1])))
+    covered = np.roll(missing, shift, axis=(0, 1)) & observed
+    labels, count = ndimage.label(covered)
+    # Piece 0 (not covered) goes last; the other pieces get a random rank.
+    piece_rank = np.concatenate([[count], rng.permutation(count)])
+    piece = piece_rank[labels.ravel()[indices]]
+    # Within a covered piece, row-major order keeps a partly used piece in one
+    # part instead of scattered.
+    within = np.where(piece < count, indices, tiebreak)
+    return indices[np.lexsort((within, piece))]
+
+
+def _split_holdout(missing, fraction, pattern, rng):
     """Return the training mask and the (rows, cols) of the held-out entries."""
-    rows, cols = np.nonzero(~missing)
-    count = int(round(fraction * len(rows)))
-    if count < 1 or count >= len(rows):
+    observed_count = int((~missing).sum())
+    count = int(round(fraction * observed_count))
+    if count < 1 or count >= observed_count:
         raise InvalidInputError(
-            f"holdout={fraction} leaves {count} of {len(rows)} observed entries to "
-            "score on; observe more entries or change holdout."
+            f"holdout={fraction} leaves {count} of {observed_count} observed entries "
+            "to score on; observe more entries or change holdout."
         )
-    pick = rng.choice(len(rows), size=count, replace=False)
-    pick.sort()
+    picked = np.sort(_holdout_order(missing, pattern, rng)[:count])
+    rows, cols = np.unravel_index(picked, missing.shape)
     train_missing = missing.copy()
-    train_missing[rows[pick], cols[pick]] = True
-    return train_missing, (rows[pick], cols[pick])
+    train_missing[rows, cols] = True
+    return train_missing, (rows, cols)
 
 
 class _Search:
     """Fits on the training entries and scores on the held-out entries."""
 
-    def __init__(self, Y, train_missing, heldout, max_iter, segments):
+    def __init__(self, Y, train_missing, heldout, segments):
         self.Y = Y
         self.train_missing = train_missing
         self.rows, self.cols = heldout
         self.truth = Y[self.rows, self.cols]
         self.norm = float(np.linalg.norm(self.truth))
-        self.max_iter = max_iter
         self.segments = segments
         self.trials = []
         self.best = None
@@ -152,19 +203,31 @@ class _Search:
         predicted = np.einsum("ri,ri->i", W[:, self.rows], X[:, self.cols])
         return float(np.linalg.norm(self.truth - predicted)) / self.norm
 
-    def _early_stop(self, record):
-        """Return a fit callback that stops when the held-out error rises."""
+    def _early_stop(self, record, done):
+        """Return a fit callback that stops when the held-out error stops falling."""
 
         def callback(progress):
             error = self.holdout_rse(progress.W, progress.X)
             improved = error < record["rse"] * (1 - MIN_GAIN)
             if error < record["rse"]:
-                record.update(rse=error, W=progress.W, X=progress.X)
+                record.update(
+                    rse=error, W=progress.W, X=progress.X,
+                    iterations=done + progress.iteration,
+                )
             return not improved
 
         return callback
 
-    def try_params(self, params, init):
+    def _fit(self, params, init, max_iter, record, done=0):
+        model = SmoothMF(**params, max_iter=max_iter, tol=1e-4)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            model.fit(
+                self.Y, self.train_missing, init=init,
+                callback=self._early_stop(record, done), column_segments=self.segments,
+            )
+
+    def try_params(self, params, init, max_iter=1):
         """Fit one setting from ``init`` and return its held-out error."""
         key = (params["rank"], params["lam"], params["rho"], params["order"])
         for trial in self.trials:
@@ -172,23 +235,42 @@ class _Search:
                 return trial["holdout_rse"]
 
         start = time.perf_counter()
-        model = SmoothMF(**params, max_iter=self.max_iter, tol=1e-4)
-        record = {"rse": np.inf, "W": None, "X": None}
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            model.fit(
-                self.Y, self.train_missing, init=init,
-                callback=self._early_stop(record), column_segments=self.segments,
-            )
+        record = {"rse": np.inf, "W": None, "X": None, "iterations": 0}
+        self._fit(params, init, max_iter, record)
         seconds = time.perf_counter() - start
 
-        trial = {**params, "holdout_rse": record["rse"], "iterations": model.n_iter_,
-                 "seconds": round(seconds, 4), "key": key}
+        trial = {**params, "holdout_rse": record["rse"], "max_iter": max_iter,
+                 "iterations": record["iterations"], "seconds": round(seconds, 4),
+                 "key": key}
         self.trials.append(trial)
         log.debug("tried %s: held-out RSE %.5f in %.2f s", params, record["rse"], seconds)
         if self.best is None or record["rse"] < self.best["holdout_rse"] * (1 - MIN_GAIN):
             self.best = {**trial, "factors": (record["W"], record["X"])}
         return record["rse"]
+
+    def extend_best(self, total_iter):
+        """Continue the best fit while its held-out error falls.
+
+        Only a fit that was still improving at its last iteration is
+        continued, up to ``total_iter`` iterations in all. The best setting
+        keeps the factors and iteration count of its lowest held-out error.
+        """
+        best = self.best
+        done = best["iterations"]
+        if done < best["max_iter"] or done >= total_iter:
+            return
+
+        start = time.perf_counter()
+        record = {"rse": best["holdout_rse"], "W": None, "X": None, "iterations": done}
+        self._fit(self.best_params(), best["factors"], total_iter - done, record, done)
+        seconds = round(time.perf_counter() - start, 4)
+
+        trial = next(trial for trial in self.trials if trial["key"] == best["key"])
+        for entry in (best, trial):
+            entry.update(holdout_rse=record["rse"], iterations=record["iterations"],
+                         max_iter=total_iter, seconds=entry["seconds"] + seconds)
+        if record["W"] is not None:
+            best["factors"] = (record["W"], record["X"])
 
     def best_params(self):
         return {name: self.best[name] for name in ("rank", "lam", "rho", "order")}
@@ -199,24 +281,32 @@ def tune(
     mask=None,
     *,
     holdout=0.08,
+    holdout_pattern="mask",
     orders=(2, 1),
     start_rank=16,
-    max_rank=64,
-    max_iter=6,
+    max_rank=None,
+    max_iter=4,
     column_segments=None,
     random_state=0,
 ):
     """Choose ``order``, ``lam``, ``rho`` and ``rank`` of a SmoothMF by held-out error.
 
-    A fraction ``holdout`` of the observed entries is hidden. Then, with
-    every fit scored by its relative error on the hidden entries:
+    A fraction ``holdout`` of the observed entries is hidden. Every fit
+    starts from the SVD of a smoothed fill of the training entries and is
+    scored by its relative error on the hidden entries after one exact ALS
+    iteration. The search:
 
-    1. ``order`` and ``lam`` on the grid ``COARSE_LAMS`` at ``start_rank``
-       with ``rho = START_RHO``;
-    2. ``lam`` refined by a factor ``sqrt(10)`` either way, then ``rho``
-       tried 10 times smaller and larger;
-    3. the rank doubled while the error falls by more than ``RANK_GAIN``
-       (relative), up to ``max_rank``.
+    1. for each order, ``lam`` on the grid ``COARSE_LAMS[order]`` at
+       ``start_rank`` with ``rho = START_RHO``, plus one step of
+       ``LAM_STEP`` beyond the grid when its best value is at an end; then
+       ``rho`` 10 times smaller and larger;
+    2. the rank doubled, with ``lam`` kept and divided by ``LAM_STEP``,
+       while the error falls by more than ``RANK_GAIN`` (relative), up to
+       ``max_rank``;
+    3. the best fit continued while its error falls, up to ``max_iter``
+       iterations in all, first at ``start_rank`` and again after raising
+       the rank if more iterations helped there; the count at the lowest
+       error is the ``iterations`` of the result.
 
     Parameters
     ----------
@@ -226,13 +316,22 @@ def tune(
         True where an entry is missing. By default the NaN entries.
     holdout : float, default=0.08
         Fraction of the observed entries hidden for scoring, in (0, 0.5].
+    holdout_pattern : {"mask", "random"}, default="mask"
+        ``"mask"`` hides the observed entries under a randomly shifted copy
+        of the mask, whole connected pieces at a time, so that the hidden
+        entries form holes shaped like the missing ones (strokes, blocks,
+        rows). ``"random"`` hides entries scattered uniformly at random.
     orders : sequence of {1, 2}, default=(2, 1)
         Smoothing orders to compare; on a tie the first is kept.
-    start_rank, max_rank : int, default=16 and 64
-        First and largest rank tried, both capped at ``min(M, N)``.
-    max_iter : int, default=6
-        Maximum exact ALS iterations per setting; a fit also stops as soon
-        as its held-out error stops falling.
+    start_rank : int, default=16
+        First rank tried, capped at ``min(M, N)``.
+    max_rank : int, optional
+        Largest rank tried, capped at ``min(M, N)``. By default the mean
+        number of observed entries per row or column (the smaller),
+        clipped to [32, 64]: with few observed entries a higher rank only
+        costs time, with many it captures more detail.
+    max_iter : int, default=4
+        Maximum exact ALS iterations of the chosen setting.
     column_segments : sequence of int, optional
         Column blocks smoothed independently, as in :meth:`SmoothMF.fit`.
     random_state : int or numpy Generator, default=0
@@ -257,8 +356,11 @@ def tune(
     Y, missing = check_matrix_and_mask(Y, mask)
     Y = np.asarray(Y, dtype=np.float64)
     holdout = check_float("holdout", holdout, 0.0, 0.5)
+    check_choice("holdout_pattern", holdout_pattern, HOLDOUT_PATTERNS)
     smallest = min(Y.shape)
     start_rank = min(check_int("start_rank", start_rank, 1), smallest)
+    if max_rank is None:
+        max_rank = default_max_rank(missing)
     max_rank = max(min(check_int("max_rank", max_rank, 1), smallest), start_rank)
     max_iter = check_int("max_iter", max_iter, 1)
     for order in orders:
@@ -266,53 +368,76 @@ def tune(
     rng = np.random.default_rng(random_state)
     started = time.perf_counter()
 
-    # NOTE: held-out entries are scattered, so the score rates filling of
-    # scattered gaps. For large holes (blocks, thick strokes) it can choose
-    # less smoothing than those holes need.
-    train_missing, heldout = _split_holdout(missing, holdout, rng)
-    search = _Search(Y, train_missing, heldout, max_iter, column_segments)
+    train_missing, heldout = _split_holdout(missing, holdout, holdout_pattern, rng)
+    search = _Search(Y, train_missing, heldout, column_segments)
 
-    # Start every coarse fit from the SVD of a cheap interpolation, so that
-    # few iterations are enough.
+    # One SVD serves every rank: its leading rows are the SVD at a lower rank.
     start = initial_factors(Y, train_missing, max_rank)
-    rank = start_rank
+    init = _pad_factors(start, start_rank, rng)
     for order in orders:
-        for lam in COARSE_LAMS:
-            params = {"rank": rank, "lam": lam, "rho": START_RHO, "order": order}
-            search.try_params(params, _pad_factors(start, rank, rng))
+        _search_lam(search, order, start_rank, init)
+    _refine_rho(search, start, rng)
 
-    _refine(search, "lam", (10**-0.5, 10**0.5))
-    _refine(search, "rho", RHO_STEPS)
-    _raise_rank(search, max_rank, rng)
+    # Whether more iterations help is checked at the low rank, where an
+    # iteration is cheap, and again at a higher rank only if they did.
+    search.extend_best(max_iter)
+    _raise_rank(search, start, max_rank, search.best["iterations"], rng)
+    search.extend_best(max_iter)
 
     best = search.best
     trials = [{k: v for k, v in trial.items() if k != "key"} for trial in search.trials]
     result = TuningResult(
-        params=search.best_params(), holdout_rse=best["holdout_rse"], trials=trials,
+        params=search.best_params(), holdout_rse=best["holdout_rse"],
+        iterations=best["iterations"], trials=trials,
         seconds=time.perf_counter() - started, factors=best["factors"], heldout=heldout,
     )
     log.info(
-        "tuning chose %s (held-out RSE %.4f) after %d fits in %.2f s",
-        result.params, result.holdout_rse, len(trials), result.seconds,
+        "tuning chose %s and %d iterations (held-out RSE %.4f) after %d fits in %.2f s",
+        result.params, result.iterations, result.holdout_rse, len(trials),
+        result.seconds,
     )
     return result
 
 
-def _refine(search, name, factors):
-    """Try the best setting with ``name`` multiplied by each of ``factors``."""
+def _search_lam(search, order, rank, init):
+    """Try ``COARSE_LAMS[order]`` and one step beyond its end that scores best."""
+    lams = COARSE_LAMS[order]
+    errors = []
+    for lam in lams:
+        params = {"rank": rank, "lam": lam, "rho": START_RHO, "order": order}
+        errors.append(search.try_params(params, init))
+
+    best = int(np.argmin(errors))
+    if best == 0:
+        extra = lams[0] / LAM_STEP
+    elif best == len(lams) - 1:
+        extra = lams[-1] * LAM_STEP
+    else:
+        return
+    search.try_params({"rank": rank, "lam": extra, "rho": START_RHO, "order": order}, init)
+
+
+def _refine_rho(search, start, rng):
+    """Try the best setting with ``rho`` multiplied by each of ``RHO_STEPS``."""
     base = search.best_params()
-    init = search.best["factors"]
-    for factor in factors:
-        search.try_params({**base, name: base[name] * factor}, init)
+    for factor in RHO_STEPS:
+        params = {**base, "rho": base["rho"] * factor}
+        search.try_params(params, _pad_factors(start, params["rank"], rng))
 
 
-def _raise_rank(search, max_rank, rng):
-    """Double the rank while the held-out error falls by more than RANK_GAIN."""
+def _raise_rank(search, start, max_rank, max_iter, rng):
+    """Double the rank while the held-out error falls by more than RANK_GAIN.
+
+    A higher rank needs less smoothing, so each new rank also tries ``lam``
+    divided by ``LAM_STEP``.
+    """
     rank = search.best["rank"]
     while rank < max_rank:
         rank = min(2 * rank, max_rank)
         previous = search.best["holdout_rse"]
-        params = {**search.best_params(), "rank": rank}
-        search.try_params(params, _pad_factors(search.best["factors"], rank, rng))
+        base = {**search.best_params(), "rank": rank}
+        init = _pad_factors(start, rank, rng)
+        for factor in (1.0, 1 / LAM_STEP):
+            search.try_params({**base, "lam": base["lam"] * factor}, init, max_iter)
         if search.best["holdout_rse"] > previous * (1 - RANK_GAIN):
             break
