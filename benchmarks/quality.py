@@ -212,7 +212,7 @@ def _color_mode(color):
 METHODS = {
     "mfinpaint default": run_default,
     "mfinpaint --auto": _auto(),
-    "--auto, scattered hold-out": _auto(holdout_pattern="random"),
+    "--auto (scattered hold-out)": _auto(holdout_pattern="random"),
     "published setting": run_published,
     "plain MF (lam 1e-10)": run_plain,
     "OpenCV Telea": run_telea,
@@ -224,7 +224,7 @@ PUBLISHED_METHODS = ("published setting", "plain MF (lam 1e-10)")
 # Extra runs at 90 % missing: a larger rank limit for --auto on every image,
 # and the color modes on color images.
 COLOR_DAMAGE = "random 90%"
-RANK_METHODS = {"--auto, max rank 64": _auto(max_rank=64)}
+RANK_METHODS = {"--auto (max rank 64)": _auto(max_rank=64)}
 COLOR_METHODS = {f"color={color}": _color_mode(color) for color in
                  ("luma", "channels", "joint")}
 

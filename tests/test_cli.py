@@ -171,7 +171,7 @@ def test_auto_report_has_tuned_values(tmp_path, rgb_path, capsys):
     out = capsys.readouterr().out
     assert status == 0
     assert values["auto"] is True
-    assert values["color"] == "luma"
+    assert values["color"] == "channels"
     assert values["order"] in (1, 2)
     assert values["rank"] >= 1
     assert values["lam"] > 0

@@ -62,8 +62,20 @@ def test_auto_returns_tuned_params(rgb):
 
     np.testing.assert_array_equal(restored[~mask], rgb[~mask])
     assert info["params"] == info["tuning"].params
+    assert len(info["models"]) == 3
+    for model in info["models"]:
+        assert model.rank == info["params"]["rank"]
+
+
+def test_auto_luma_halves_chroma_rank(rgb):
+    mask = random_mask(rgb.shape[:2], 0.7, seed=6)
+
+    _, info = inpaint(rgb, mask, channel_axis=-1, color="luma", auto=True,
+                      return_info=True)
+
     assert info["models"][0].rank == info["params"]["rank"]
     assert info["models"][1].rank == max(info["params"]["rank"] // 2, 1)
+    assert info["models"][2].rank == max(info["params"]["rank"] // 2, 1)
 
 
 def test_auto_rejects_fixed_rank(rgb):

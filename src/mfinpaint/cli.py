@@ -93,9 +93,10 @@ def add_model_options(parser):
     group.add_argument("--max-iter", type=_positive_int, help="maximum outer iterations")
     group.add_argument("--tol", type=float, help="relative objective decrease to stop at")
     group.add_argument(
-        "--color", choices=COLOR_MODES, default="luma",
-        help="luma: fit YCbCr channels one by one (default); channels: fit RGB "
-        "channels one by one; joint: fit them side by side sharing W",
+        "--color", choices=COLOR_MODES, default="channels",
+        help="channels: fit RGB channels one by one (default); luma: fit YCbCr "
+        "channels one by one, chroma at half the rank (faster); joint: fit them "
+        "side by side sharing W",
     )
     group.add_argument(
         "--auto", action="store_true",

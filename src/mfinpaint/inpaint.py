@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 DEFAULT_PARAMS = {
     "rank": 32, "rho": 0.01, "lam": 3.0, "order": 2, "max_iter": 8, "tol": 1e-4,
 }
-COLOR_MODES = ("luma", "channels", "joint")
+COLOR_MODES = ("channels", "luma", "joint")
 
 
 def image_to_float(image):
@@ -123,7 +123,8 @@ def _fit_channels(channels, mask, params, color, verbose, warn=False):
     for c in range(count):
         channel_params = params
         if luma and c > 0:
-            # Chroma is smoother than luma: half the rank measured as good.
+            # Chroma is smoother than luma, so it gets half the rank. This
+            # costs less but scored below color="channels" in docs/quality.md.
             channel_params = {**params, "rank": max(params["rank"] // 2, 1)}
         estimate[..., c], model = _fit_matrix(
             channels[..., c], mask[..., c], channel_params, verbose, warn=warn
@@ -154,7 +155,10 @@ def _check_tune_options(options):
 
 
 def _tune_channels(channels, mask, color, params, options):
-    """Run :func:`~mfinpaint.tuning.tune` on the joint matrix, luma or channel 0."""
+    """Run :func:`~mfinpaint.tuning.tune` on the joint matrix, luma or the channel mean.
+
+    A pixel missing in any channel is missing in the luma and the mean.
+    """
     count = channels.shape[2]
     seed = params.get("random_state")
     options = {"random_state": seed if isinstance(seed, (int, np.integer)) else 0,
@@ -167,7 +171,9 @@ def _tune_channels(channels, mask, color, params, options):
         missing = mask.any(axis=-1)
         luma = rgb_to_ycbcr(np.where(missing[..., None], 0.0, channels))[..., 0]
         return tune(luma, missing, **options)
-    return tune(channels[..., 0], mask[..., 0], **options)
+    missing = mask.any(axis=-1)
+    mean = np.where(mask, 0.0, channels).mean(axis=-1)
+    return tune(mean, missing, **options)
 
 
 def inpaint(
@@ -176,7 +182,7 @@ def inpaint(
     *,
     channel_axis=None,
     keep_observed=True,
-    color="luma",
+    color="channels",
     auto=False,
     tune_options=None,
     verbose=False,
@@ -198,13 +204,15 @@ def inpaint(
     keep_observed : bool, default=True
         Return the observed pixels unchanged. If False, every pixel comes
         from the low-rank estimate.
-    color : {"luma", "channels", "joint"}, default="luma"
-        ``"luma"`` converts RGB to YCbCr (luminance and two chroma channels)
-        and fits each of those on its own, chroma at half the rank; a pixel
-        missing in any channel is then refitted in all three, and images
-        without exactly 3 channels are fitted per channel. ``"channels"`` fits each channel on its
-        own. ``"joint"`` fits one model to the channels placed side by
-        side, sharing ``W``, with no smoothing across a channel border.
+    color : {"channels", "luma", "joint"}, default="channels"
+        ``"channels"`` fits each channel on its own. ``"luma"`` converts RGB
+        to YCbCr (luminance and two chroma channels) and fits each of those
+        on its own, chroma at half the rank; a pixel missing in any channel
+        is then refitted in all three, and images without exactly 3
+        channels are fitted per channel. ``"joint"`` fits one model to the
+        channels placed side by side, sharing ``W``, with no smoothing
+        across a channel border. ``"channels"`` scored best of the three in
+        docs/quality.md, ``"luma"`` is the fastest.
     auto : bool, default=False
         Choose ``rank``, ``lam``, ``rho`` and ``order`` with
         :func:`~mfinpaint.tuning.tune` (held-out error on 8 % of the

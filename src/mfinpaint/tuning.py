@@ -293,20 +293,24 @@ def tune(
 
     A fraction ``holdout`` of the observed entries is hidden. Every fit
     starts from the SVD of a smoothed fill of the training entries and is
-    scored by its relative error on the hidden entries after one exact ALS
-    iteration. The search:
+    scored by its relative error on the hidden entries after each exact ALS
+    iteration, keeping the lowest. The search:
 
     1. for each order, ``lam`` on the grid ``COARSE_LAMS[order]`` at
        ``start_rank`` with ``rho = START_RHO``, plus one step of
        ``LAM_STEP`` beyond the grid when its best value is at an end; then
-       ``rho`` 10 times smaller and larger;
-    2. the rank doubled, with ``lam`` kept and divided by ``LAM_STEP``,
+       ``rho`` 10 times smaller and larger. Each fit runs one iteration;
+    2. the best fit continued while its error falls, up to ``max_iter``
+       iterations in all;
+    3. the rank doubled, with ``lam`` kept and divided by ``LAM_STEP``,
        while the error falls by more than ``RANK_GAIN`` (relative), up to
-       ``max_rank``;
-    3. the best fit continued while its error falls, up to ``max_iter``
-       iterations in all, first at ``start_rank`` and again after raising
-       the rank if more iterations helped there; the count at the lowest
-       error is the ``iterations`` of the result.
+       ``max_rank``. Each fit runs at most as many iterations as step 2
+       reached;
+    4. step 2 again on the best fit, only if more iterations helped in
+       step 2.
+
+    The iteration count at the lowest error is the ``iterations`` of the
+    result.
 
     Parameters
     ----------
@@ -381,8 +385,10 @@ def tune(
     # Whether more iterations help is checked at the low rank, where an
     # iteration is cheap, and again at a higher rank only if they did.
     search.extend_best(max_iter)
-    _raise_rank(search, start, max_rank, search.best["iterations"], rng)
-    search.extend_best(max_iter)
+    probe_iter = search.best["iterations"]
+    _raise_rank(search, start, max_rank, probe_iter, rng)
+    if probe_iter > 1:
+        search.extend_best(max_iter)
 
     best = search.best
     trials = [{k: v for k, v in trial.items() if k != "key"} for trial in search.trials]
