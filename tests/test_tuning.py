@@ -5,7 +5,7 @@ from skimage.transform import resize
 
 from mfinpaint import SmoothMF, inpaint, random_mask
 from mfinpaint.errors import InvalidParameterError
-from mfinpaint.tuning import initial_factors, tune
+from mfinpaint.tuning import initial_factors, mask_clustering, tune
 
 
 @pytest.fixture(scope="module")
@@ -36,9 +36,12 @@ def test_tune_beats_fixed_settings(camera_case, tuned):
                      random_state=1).fit(image, train)
     published = SmoothMF(rank=50, lam=10.0, rho=0.1, order=1, solver="cg",
                          max_iter=100, random_state=1).fit(image, train)
+    published_plain = SmoothMF(rank=50, lam=1e-10, rho=0.1, order=1, solver="cg",
+                               max_iter=100, random_state=1).fit(image, train)
 
     assert tuned.holdout_rse < heldout_rse(plain, image, tuned.heldout)
     assert tuned.holdout_rse < heldout_rse(published, image, tuned.heldout)
+    assert tuned.holdout_rse < heldout_rse(published_plain, image, tuned.heldout)
 
 
 def test_tune_holds_out_observed_pixels(camera_case, tuned):
@@ -163,3 +166,29 @@ def test_inpaint_rejects_unknown_tune_option(camera_case):
 
     with pytest.raises(InvalidParameterError, match="max_ranks"):
         inpaint(image, mask, auto=True, tune_options={"max_ranks": 16})
+
+
+def test_mask_clustering_separates_patterns():
+    scattered = random_mask((64, 64), 0.9, seed=2)
+    blocks = np.zeros((64, 64), dtype=bool)
+    blocks[8:24, 8:24] = True
+    rows = np.zeros((64, 64), dtype=bool)
+    rows[10:12] = True
+
+    assert abs(mask_clustering(scattered) - 1.0) < 0.1
+    assert mask_clustering(blocks) > 3
+    assert mask_clustering(rows) > 3
+    assert mask_clustering(np.zeros((4, 4), dtype=bool)) == 0.0
+
+
+def test_auto_pattern_matches_chosen_pattern():
+    image = np.random.default_rng(0).random((64, 64))
+    blocks = np.zeros((64, 64), dtype=bool)
+    blocks[8:24, 8:24] = True
+    scattered = random_mask((64, 64), 0.5, seed=2)
+
+    for mask, pattern in ((blocks, "mask"), (scattered, "random")):
+        auto = tune(image, mask, max_rank=4, random_state=1)
+        chosen = tune(image, mask, holdout_pattern=pattern, max_rank=4, random_state=1)
+        np.testing.assert_array_equal(auto.heldout[0], chosen.heldout[0])
+        np.testing.assert_array_equal(auto.heldout[1], chosen.heldout[1])

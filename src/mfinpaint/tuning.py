@@ -21,7 +21,10 @@ from ._validation import check_choice, check_float, check_int, check_matrix_and_
 from .errors import ConvergenceWarning, InvalidInputError
 from .model import SmoothMF
 
-__all__ = ["tune", "TuningResult", "smoothed_fill", "svd_factors", "initial_factors"]
+__all__ = [
+    "tune", "TuningResult", "smoothed_fill", "svd_factors", "initial_factors",
+    "mask_clustering", "default_max_rank",
+]
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +41,10 @@ RHO_STEPS = (0.1, 10.0)
 # first), and by RANK_GAIN to be worth the cost of a doubled rank.
 MIN_GAIN = 0.002
 RANK_GAIN = 0.01
-HOLDOUT_PATTERNS = ("mask", "random")
+HOLDOUT_PATTERNS = ("auto", "mask", "random")
+# holdout_pattern="auto" holds out mask-shaped holes when missing entries
+# have this many times more missing neighbours than independent ones would.
+CLUSTERING_LIMIT = 1.5
 # Bounds of the default largest rank, see default_max_rank.
 SMALL_RANK_LIMIT = 32
 LARGE_RANK_LIMIT = 64
@@ -115,6 +121,23 @@ def initial_factors(Y, missing, rank):
     observed = ~missing
     sigma = 0.5 / np.sqrt(max(observed.mean(), 1e-6))
     return svd_factors(smoothed_fill(Y, observed, sigma), rank)
+
+
+def mask_clustering(missing):
+    """Return how clustered the missing entries are: 1 for independent ones.
+
+    This is the mean number of missing 4-neighbours of a missing entry,
+    divided by ``4 p`` with ``p`` the missing fraction, its expected value
+    when every entry is missing independently. Strokes, blocks and rows
+    score 3 or more.
+    """
+    missing = np.asarray(missing, dtype=bool)
+    if not missing.any():
+        return 0.0
+    padded = np.pad(missing, 1).astype(np.int8)
+    neighbours = (padded[:-2, 1:-1] + padded[2:, 1:-1] + padded[1:-1, :-2]
+                  + padded[1:-1, 2:])
+    return float(neighbours[missing].mean()) / (4 * float(missing.mean()))
 
 
 def default_max_rank(missing):
@@ -281,7 +304,7 @@ def tune(
     mask=None,
     *,
     holdout=0.08,
-    holdout_pattern="mask",
+    holdout_pattern="auto",
     orders=(2, 1),
     start_rank=16,
     max_rank=None,
@@ -320,11 +343,14 @@ def tune(
         True where an entry is missing. By default the NaN entries.
     holdout : float, default=0.08
         Fraction of the observed entries hidden for scoring, in (0, 0.5].
-    holdout_pattern : {"mask", "random"}, default="mask"
+    holdout_pattern : {"auto", "mask", "random"}, default="auto"
         ``"mask"`` hides the observed entries under a randomly shifted copy
         of the mask, whole connected pieces at a time, so that the hidden
         entries form holes shaped like the missing ones (strokes, blocks,
         rows). ``"random"`` hides entries scattered uniformly at random.
+        ``"auto"`` takes ``"mask"`` when the missing entries are clustered
+        (see :func:`mask_clustering`) and ``"random"`` otherwise, because
+        pieces of a shifted random mask are larger than its single holes.
     orders : sequence of {1, 2}, default=(2, 1)
         Smoothing orders to compare; on a tie the first is kept.
     start_rank : int, default=16
@@ -372,6 +398,9 @@ def tune(
     rng = np.random.default_rng(random_state)
     started = time.perf_counter()
 
+    if holdout_pattern == "auto":
+        clustered = mask_clustering(missing) > CLUSTERING_LIMIT
+        holdout_pattern = "mask" if clustered else "random"
     train_missing, heldout = _split_holdout(missing, holdout, holdout_pattern, rng)
     search = _Search(Y, train_missing, heldout, column_segments)
 
