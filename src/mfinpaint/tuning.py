@@ -44,6 +44,8 @@ RANK_GAIN = 0.01
 HOLDOUT_PATTERNS = ("auto", "mask", "random")
 # holdout_pattern="auto" holds out mask-shaped holes when missing entries
 # have this many times more missing neighbours than independent ones would.
+# NOTE: chosen between 1.0 (random masks) and 3.6 to 12 (text, scratches,
+# blocks, rows) in docs/quality.md; masks in between were not measured.
 CLUSTERING_LIMIT = 1.5
 # Bounds of the default largest rank, see default_max_rank.
 SMALL_RANK_LIMIT = 32
@@ -71,7 +73,7 @@ class TuningResult:
         Wall time of the search.
     factors : tuple of ndarray
         Factors ``(W, X)`` of the chosen setting fitted without the held-out
-        entries, a starting point for the final fit on every entry.
+        entries, after ``iterations`` iterations.
     heldout : tuple of ndarray
         Row and column indices ``(rows, cols)`` of the held-out entries.
     """
