@@ -3,7 +3,7 @@
 An image row ``i`` sees the factor columns ``x_j`` of its observed entries
 ``j``. For each such line the solvers need the Gram block
 ``G_i = sum_j x_j x_j.T``, the right-hand side ``b_i = sum_j y_ij x_j`` and
-masked products. :class:`ObservedLines` stores, for every line, the indices
+the residual on the observed entries. :class:`ObservedLines` stores, for every line, the indices
 and values of its observed entries padded to a common length inside chunks of
 lines with similar counts, so that each product is a few batched BLAS calls
 and the work is ``O(|Omega| R)`` or ``O(|Omega| R**2)``, not ``O(M N R)``.
@@ -90,27 +90,6 @@ class ObservedLines:
             G[lines] = Ft @ Fg
             B[lines] = (Ft @ values[..., None])[..., 0]
         return G, B
-
-    def rhs(self, F):
-        """Return ``B`` of shape (n_lines, R) with ``B[i] = sum_j y_ij f_j``."""
-        B = np.empty((self.n_lines, F.shape[0]), dtype=F.dtype)
-        for lines, index, values in self.chunks:
-            Fg = self._gather(F, index)
-            B[lines] = (Fg.transpose(0, 2, 1) @ values[..., None])[..., 0]
-        return B
-
-    def normal_product(self, F, V):
-        """Return ``P[i] = sum_j (v_i . f_j) f_j``, shape (n_lines, R).
-
-        This is the data part of the normal-equation operator for the factor
-        ``V`` (shape R x n_lines) with ``F`` fixed.
-        """
-        P = np.empty((self.n_lines, F.shape[0]), dtype=F.dtype)
-        for lines, index, _ in self.chunks:
-            Fg = self._gather(F, index)
-            predicted = Fg @ V[:, lines].T[..., None]
-            P[lines] = (Fg.transpose(0, 2, 1) @ predicted)[..., 0]
-        return P
 
     def residual_sum_of_squares(self, F, V):
         """Return ``sum (y_ij - v_i . f_j)**2`` over the observed entries."""

@@ -110,9 +110,13 @@ def _singular_error():
     )
 
 
-def _normal_operator(lines, F, V, rho, lam, order, segments):
-    """Return ``A(V)``, the left-hand side of the normal equations at ``V``."""
-    AV = lines.normal_product(F, V).T + rho * V
+def _normal_operator(G, V, rho, lam, order, segments):
+    """Return ``A(V)``, the left-hand side of the normal equations at ``V``.
+
+    ``G`` holds the Gram blocks of the observed entries, so the data part
+    ``F P_Omega(V.T F).T`` is one batched R x R product per line.
+    """
+    AV = np.matmul(G, V.T[..., None])[..., 0].T + rho * V
     if lam != 0:
         AV += lam * apply_laplacian(V, order, segments)
     return AV
@@ -122,17 +126,20 @@ def cg_half_step(lines, F, V, rho, lam, order, segments=None, steps=CG_STEPS):
     """Take ``steps`` plain conjugate-gradient steps from ``V``.
 
     This is the published update: no preconditioner and no stopping test,
-    warm-started at the current factor. Returns the updated factor.
+    warm-started at the current factor. The Gram blocks are formed once per
+    half-step from the observed entries, which costs less than the six
+    masked products they replace. Returns the updated factor.
     """
+    G, B = lines.gram(F)
     V = V.copy()
-    r = lines.rhs(F).T - _normal_operator(lines, F, V, rho, lam, order, segments)
+    r = B.T - _normal_operator(G, V, rho, lam, order, segments)
     p = r.copy()
     rr = float(np.vdot(r, r))
     for _ in range(steps):
         if rr == 0.0:
             break
 
-        Ap = _normal_operator(lines, F, p, rho, lam, order, segments)
+        Ap = _normal_operator(G, p, rho, lam, order, segments)
         curvature = float(np.vdot(p, Ap))
         if curvature <= 0.0:
             # p is in the null space of A, or p.T A p underflowed because the
