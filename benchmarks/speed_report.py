@@ -303,7 +303,7 @@ def render(records, doc_path, plot_path):
 
     lines += ["## Starting factors", "",
               "`start=\"svd\"` begins from a truncated SVD (randomized range "
-              "finder, 2 power iterations) of the image with its missing pixels "
+              "finder, 1 power iteration) of the image with its missing pixels "
               "filled by a Gaussian-weighted mean of the observed ones. Measured "
               "in the tables above:", ""]
     for case, methods in cases.items():

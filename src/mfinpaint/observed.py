@@ -69,11 +69,11 @@ class ObservedLines:
         values[rows, positions] = Y[lines][rows, cols]
         return lines, index, values
 
-    def _gather(self, F, index):
-        rank = F.shape[0]
-        padded = np.zeros((self.n_other + 1, rank), dtype=F.dtype)
+    def _padded(self, F):
+        """Return ``F.T`` with an extra zero row, where padding indices point."""
+        padded = np.zeros((self.n_other + 1, F.shape[0]), dtype=F.dtype)
         padded[:-1] = F.T
-        return padded[index]
+        return padded
 
     def gram(self, F):
         """Return ``G`` of shape (n_lines, R, R) and ``B`` of shape (n_lines, R).
@@ -84,8 +84,9 @@ class ObservedLines:
         rank = F.shape[0]
         G = np.empty((self.n_lines, rank, rank), dtype=F.dtype)
         B = np.empty((self.n_lines, rank), dtype=F.dtype)
+        padded = self._padded(F)
         for lines, index, values in self.chunks:
-            Fg = self._gather(F, index)
+            Fg = np.take(padded, index, axis=0)
             Ft = Fg.transpose(0, 2, 1)
             G[lines] = Ft @ Fg
             B[lines] = (Ft @ values[..., None])[..., 0]
@@ -94,8 +95,9 @@ class ObservedLines:
     def residual_sum_of_squares(self, F, V):
         """Return ``sum (y_ij - v_i . f_j)**2`` over the observed entries."""
         total = 0.0
+        padded = self._padded(F)
         for lines, index, values in self.chunks:
-            Fg = self._gather(F, index)
+            Fg = np.take(padded, index, axis=0)
             predicted = (Fg @ V[:, lines].T[..., None])[..., 0]
             residual = values - predicted
             total += float(np.vdot(residual, residual))
