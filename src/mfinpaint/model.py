@@ -91,7 +91,7 @@ def _svd_start(Y, observed, rank, rng):
     weights = ndimage.gaussian_filter(
         observed.astype(np.float32), sigma, mode="nearest", truncate=3.0
     )
-    mean = np.float32(values[observed].mean())
+    mean = np.float32(values.sum(dtype=np.float64) / max(observed.sum(), 1))
     filled = np.divide(
         smoothed, weights, out=np.full_like(smoothed, mean), where=weights > 1e-6
     )

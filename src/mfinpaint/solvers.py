@@ -33,10 +33,14 @@ def band_normal_matrix(G, rho, lam, order, segments=None):
     line ``i + k`` through ``lam * L[i, i + k] * I`` in row ``k * R``.
     """
     n, rank, _ = G.shape
-    band = np.zeros((order * rank + 1, n * rank), dtype=G.dtype)
-    blocks = band[:rank].reshape(rank, n, rank)
-    for d in range(rank):
-        blocks[d, :, : rank - d] = np.diagonal(G, offset=-d, axis1=1, axis2=2)
+    width = order * rank + 1
+
+    # LAPACK reads the band column by column, so it is built in Fortran order:
+    # column i * R + b starts with the contiguous row slice G[i, b, b:].
+    band = np.zeros((width, n * rank), dtype=G.dtype, order="F")
+    columns = band.T.reshape(n, rank, width)
+    for b in range(rank):
+        columns[:, b, : rank - b] = G[:, b, b:]
 
     laplacian = lam * laplacian_bands(n, order, segments)
     band[0] += np.repeat(rho + laplacian[0], rank).astype(G.dtype)
