@@ -1,3 +1,5 @@
+from contextlib import nullcontext
+
 import numpy as np
 import pytest
 
@@ -227,7 +229,8 @@ def test_banded_exact_float32_close_to_float64(order):
 
 @pytest.mark.parametrize("order", [1, 2])
 @pytest.mark.parametrize("shape", [(14, 9), (15, 10)])
-def test_cg_half_step_segments_match_dense(order, shape):
+@pytest.mark.parametrize("lam", [0.0, 2.0])
+def test_cg_half_step_segments_match_dense(order, shape, lam):
     Y, observed, X = random_problem(8, shape=shape, rank=3)
     rng = np.random.default_rng(1)
     W = rng.standard_normal((3, shape[0]))
@@ -235,10 +238,10 @@ def test_cg_half_step_segments_match_dense(order, shape):
     L = segmented_laplacian(segments, order)
     lines = ObservedLines(np.where(observed, Y, 0), observed, 3)
 
-    fast = cg_half_step(lines, X, W, 0.1, 2.0, order, segments)
+    fast = cg_half_step(lines, X, W, 0.1, lam, order, segments)
 
     def operator(V):
-        return X @ ((V.T @ X) * observed).T + 0.1 * V + 2.0 * V @ L
+        return X @ ((V.T @ X) * observed).T + 0.1 * V + lam * V @ L
 
     dense = W.copy()
     r = X @ (Y * observed).T - operator(dense)
@@ -267,6 +270,23 @@ def test_svd_start_reaches_lower_error_sooner():
         return np.linalg.norm((model.reconstruct() - Y)[mask])
 
     assert error_after_one_iteration("svd") < error_after_one_iteration("random")
+
+
+@pytest.mark.parametrize("solver", ["exact", "cg"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_svd_start_gives_finite_fit(solver, dtype):
+    rng = np.random.default_rng(2)
+    Y = rng.random((25, 18))
+    mask = rng.random(Y.shape) < 0.7
+    model = SmoothMF(rank=3, max_iter=2, start="svd", solver=solver, dtype=dtype,
+                     random_state=0)
+
+    with pytest.warns(Warning) if solver == "exact" else nullcontext():
+        model.fit(Y, mask)
+
+    assert model.W_.dtype == dtype
+    assert model.W_.shape == (3, 25)
+    assert np.isfinite(model.reconstruct()).all()
 
 
 def test_svd_start_rejects_unknown_name():

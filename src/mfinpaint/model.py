@@ -62,8 +62,10 @@ def _non_finite_error(solver, iteration):
 def _truncated_svd_factors(A, rank, rng, power_iterations=1, oversampling=10):
     """Return ``(W, X)`` with ``W.T @ X`` near the best rank-``rank`` fit of ``A``.
 
-    This is a randomized range finder (Halko, Martinsson and Tropp, 2011):
-    ``O(M N (rank + oversampling))`` work in place of a full SVD's
+    A randomized range finder: ``A`` times Gaussian vectors, orthonormalized
+    and refined by power iterations, spans nearly the top singular vectors,
+    and the SVD of the small projection ``Q.T @ A`` gives them. This costs
+    ``O(M N (rank + oversampling))`` in place of a full SVD's
     ``O(M N min(M, N))``. The singular values are split evenly between the
     two factors.
     """
@@ -162,7 +164,8 @@ class SmoothMF:
         the published start, ``0.01`` times standard normal draws, ``W``
         first and then ``X``. ``"svd"`` takes a truncated SVD of ``Y`` with
         its missing entries filled by a Gaussian-weighted mean of the
-        observed ones; the exact solver then needs far fewer iterations.
+        observed ones. From there the exact solver reaches a given error in
+        fewer iterations (measured in ``docs/benchmarks.md``).
     random_state : int, numpy Generator or RandomState, default=None
         Source of the random initial factors, or of the random sketch of the
         truncated SVD.
