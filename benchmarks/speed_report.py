@@ -15,6 +15,9 @@ METHOD_NAMES = {
 }
 
 
+IMAGE_NAMES = {"panda": "panda", "photo": "coffee"}
+
+
 def _fmt(value, digits=3):
     if value is None:
         return "n/a"
@@ -54,17 +57,32 @@ def _reach_cells(methods, method, suffix):
             f"{speedup(methods, method, suffix):.1f}x"]
 
 
+def _published_iterations(record):
+    if record["iterations"] == 100:
+        return "100"
+    return f"100 (time of {record['iterations']} x {100 // record['iterations']})"
+
+
+def _iterations(count):
+    return f"{count} iteration" + ("" if count == 1 else "s")
+
+
 def _comparison_table(case, methods):
     published = methods["published"]
     lines = [f"### {case}", ""]
     if published["iterations"] < 100:
+        cg_history = methods.get("cg", {}).get("rse_history", [])
+        check = ""
+        if len(cg_history) >= published["iterations"]:
+            check = (f" (`solver=\"cg\"` after {published['iterations']}: "
+                     f"{cg_history[published['iterations'] - 1]:.4f})")
         lines += [
             f"The published solver ran {published['iterations']} iterations in "
-            f"{published['seconds_measured']:.1f} s (RSE {published['rse_measured']:.4f}"
-            f"); its time for 100 iterations is that time x "
-            f"{100 // published['iterations']}. Its final RSE is the RSE of "
-            "`SmoothMF(solver=\"cg\")` after 100 iterations, which takes the same "
-            "steps (the tests check the iterates to 1e-8 relative).",
+            f"{published['seconds_measured']:.1f} s, to RSE "
+            f"{published['rse_measured']:.4f}{check}. Its time for 100 iterations "
+            f"is that time x {100 // published['iterations']}. Its final RSE is the "
+            "RSE of `SmoothMF(solver=\"cg\")` after 100 iterations, which takes the "
+            "same steps (the tests check the iterates to 1e-8 relative).",
             "",
         ]
     lines += [
@@ -73,7 +91,7 @@ def _comparison_table(case, methods):
         "| method | iterations | seconds | speed-up | iterations to 1% above "
         "| seconds | speed-up | final or best RSE | peak memory (MiB) |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
-        f"| {METHOD_NAMES['published']} | {published['iterations']} | "
+        f"| {METHOD_NAMES['published']} | {_published_iterations(published)} | "
         f"{published['seconds']:.2f} | 1 | | | | {published['rse']:.4f} | "
         f"{published['peak_mib']:.0f} |",
     ]
@@ -104,8 +122,12 @@ def _peer_table(records):
             lines.append(f"| {record['case']} | {METHOD_NAMES[record['method']]} | "
                          f"failed: {record['error']} | | | |")
             continue
+        height, width = record["shape"]
+        image = f"{IMAGE_NAMES[record['image']]} {height} x {width}"
+        if record.get("crop"):
+            image += f" (top-left {record['crop'][0]} x {record['crop'][1]} crop)"
         lines.append(
-            f"| {record['case']} | {METHOD_NAMES[record['method']]} | "
+            f"| {image} | {METHOD_NAMES[record['method']]} | "
             f"{record['pixels_processed']} | {record['seconds']:.2f} | "
             f"{record['rse']:.4f} | {record['psnr']:.1f} |"
         )
@@ -144,8 +166,15 @@ def _sweep_tables(records):
     if len(sizes) > 1:
         slope = fit_slope([r["pixels"] for r in sizes],
                           [r["seconds_per_iteration"] for r in sizes])
-        lines += ["", f"Slope of log(seconds per iteration) against log(pixels): "
-                  f"**{slope:.2f}**.", ""]
+        lines += [
+            "", f"Slope of log(seconds per iteration) against log(pixels): "
+            f"**{slope:.2f}**. An iteration forms the Gram blocks in "
+            "O(|Omega| R^2), linear in the pixel count, and factors the band "
+            "matrices in O((M + N) R^3), which grows with the square root of the "
+            "pixel count at a fixed aspect ratio. At rank 50 the second part is a "
+            "large share at these sizes, so the slope is below 1. The published "
+            "solver's dense difference matrices cost O((M^2 + N^2) R) per "
+            "product, so its slope is above 1.", ""]
     lines += ["| rank | seconds per iteration | first iteration (s) | peak memory (MiB) |",
               "| --- | --- | --- | --- |"]
     for r in ranks:
@@ -155,8 +184,8 @@ def _sweep_tables(records):
         slope = fit_slope([r["rank"] for r in ranks],
                           [r["seconds_per_iteration"] for r in ranks])
         lines += ["", f"Slope of log(seconds per iteration) against log(rank): "
-                  f"{slope:.2f} (the Gram blocks cost O(|Omega| R^2) and the "
-                  "banded Cholesky O((M + N) R^3))."]
+                  f"{slope:.2f}, between the Gram blocks' R^2 and the banded "
+                  "Cholesky's R^3."]
     return lines + [""], sizes
 
 
@@ -166,6 +195,7 @@ def plot_scaling(sizes, cases, path):
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     figure, axes = plt.subplots(figsize=(6, 4.2))
     pixels = np.array([r["pixels"] for r in sizes], dtype=float)
@@ -179,6 +209,7 @@ def plot_scaling(sizes, cases, path):
     if published:
         x, y = zip(*sorted(published))
         axes.loglog(x, y, "s--", label="published solver, rank 50")
+    axes.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     axes.set_xlabel("pixels")
     axes.set_ylabel("seconds per outer iteration")
     axes.grid(True, which="both", alpha=0.3)
@@ -231,8 +262,9 @@ def _reach_text(record):
     parts = []
     for suffix, name in (("", "the target"), ("_near", "1% above it")):
         if record.get("reached" + suffix):
-            parts.append(f"{name} in {record['iterations_to_target' + suffix]} "
-                         f"iterations, {record['seconds_to_target' + suffix]:.3f} s")
+            count = _iterations(record["iterations_to_target" + suffix])
+            parts.append(f"{name} in {count}, "
+                         f"{record['seconds_to_target' + suffix]:.3f} s")
         else:
             parts.append(f"{name} not reached (best RSE {record['best_rse']:.4f})")
     return ", ".join(parts)
@@ -271,6 +303,10 @@ def render(records, doc_path, plot_path):
         f"{info['scipy']}, scikit-image {info['scikit-image']}, OpenCV "
         f"{info['opencv']}, mfinpaint {info['mfinpaint']} (commit {info['commit']}).",
         "",
+        "Each process used one thread because other jobs shared the two cores, "
+        "and oversubscribed OpenBLAS threads slowed small products by 10x or more "
+        "in trials. `--threads 2` lets every method use both cores.",
+        "",
         "Other jobs shared the cores, so absolute times vary from run to run by up "
         "to about 2x. Compare ratios within one run. The raw records are in "
         "`benchmarks/out/speed.json` and `speed.csv` after a run; "
@@ -283,7 +319,10 @@ def render(records, doc_path, plot_path):
         "one method on one image. Images are gray in [0, 1]; 90% of the pixels "
         "are missing, drawn by the published rule (`RandomState(1)`, missing when "
         "the uniform draw is below 0.9), and the same stream then draws the "
-        "random starting factors. All fits use rho = 0.1, lam = 10, order 1.",
+        "random starting factors. All fits use rho = 0.1, lam = 10, order 1. "
+        "The 512 x 512 image is the giant panda photograph of the published "
+        "experiment; the larger images are scikit-image's `coffee` photograph "
+        "(400 x 600) in gray, resized with anti-aliasing.",
         "",
         "- The published solver is reimplemented as published: a dense mask, "
         "dense first-order difference matrices, 5 plain conjugate-gradient steps "
@@ -310,7 +349,7 @@ def render(records, doc_path, plot_path):
 
     lines += ["## Starting factors", "",
               "`start=\"svd\"` begins from a truncated SVD (randomized range "
-              "finder, 1 power iteration) of the image with its missing pixels "
+              "finder, 2 power iterations) of the image with its missing pixels "
               "filled by a Gaussian-weighted mean of the observed ones. Measured "
               "in the tables above:", ""]
     for case, methods in cases.items():

@@ -59,7 +59,7 @@ def _non_finite_error(solver, iteration):
     )
 
 
-def _truncated_svd_factors(A, rank, rng, power_iterations=1, oversampling=10):
+def _truncated_svd_factors(A, rank, rng, power_iterations=2, oversampling=10):
     """Return ``(W, X)`` with ``W.T @ X`` near the best rank-``rank`` fit of ``A``.
 
     A randomized range finder: ``A`` times Gaussian vectors, orthonormalized
