@@ -19,8 +19,8 @@ Methods:
 - ``telea``, ``navier-stokes``: OpenCV ``inpaint`` with radius 3;
   ``biharmonic``: scikit-image ``inpaint_biharmonic``. Context only.
 
-Run ``python benchmarks/speed.py`` for the full run (about 20 minutes on two
-cores), ``--quick`` for a short check that writes under benchmarks/out/quick
+Run ``python benchmarks/speed.py`` (or ``make bench``) for the full run (about
+6 minutes on two shared cores), ``--quick`` for a short check that writes under benchmarks/out/quick
 and leaves the docs alone, and ``--render`` to rebuild the docs from the last
 full run.
 """
@@ -50,8 +50,8 @@ PUBLISHED_ITERATIONS = 100
 FULL_RUN_MAX_PIXELS = 4_000_000
 SCALED_ITERATIONS = 10
 LARGE_SHAPE = (2160, 3840)
-# Crop of the large image for inpaint_biharmonic, which took 20 s and 1.3 GiB
-# on the 512 x 512 panda, so minutes and many GiB on the whole image.
+# Crop of the large image for inpaint_biharmonic, which took 15 to 20 s and
+# 1.3 GiB on the 512 x 512 panda, so minutes and many GiB on the whole image.
 BIHARMONIC_CROP = (512, 512)
 # An exact fit that misses the target stops once one iteration changes the RSE
 # by less than this fraction: it has converged above the target.
@@ -273,7 +273,7 @@ def run_peer(truth, mask, task):
 
 
 def run_child(task):
-    """Run one task and return its record; the peak memory includes data set-up."""
+    """Run one task and return its record. The peak memory includes data set-up."""
     limit_threads(task["threads"])
     truth = load_image(task["image"], tuple(task["shape"]))
     mask, stream = published_mask(truth.shape)
@@ -414,7 +414,8 @@ def environment_record(threads, command):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true",
-                        help="panda at rank 10 and a 2-size sweep; no docs")
+                        help="run the panda at rank 10 and a two-size sweep only, "
+                        "and leave the docs unchanged")
     parser.add_argument("--threads", type=int, default=1,
                         help="BLAS and OpenCV threads per child process (default 1)")
     parser.add_argument("--render", action="store_true",
@@ -434,6 +435,8 @@ def main(argv=None):
         return 0
 
     command = "python benchmarks/speed.py" + (" --quick" if args.quick else "")
+    if not args.quick and args.threads == 1:
+        command = "make bench   # runs: " + command
     command += f" --threads {args.threads}" if args.threads != 1 else ""
     info = environment_record(args.threads, command)
     started = time.perf_counter()

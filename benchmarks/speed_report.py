@@ -307,8 +307,8 @@ def render(records, doc_path, plot_path):
         "and oversubscribed OpenBLAS threads slowed small products by 10x or more "
         "in trials. `--threads 2` lets every method use both cores.",
         "",
-        "Other jobs shared the cores, so absolute times vary from run to run by up "
-        "to about 2x. Compare ratios within one run. The raw records are in "
+        "Other jobs shared the cores, so absolute times vary between runs. "
+        "Compare ratios within one run. The raw records are in "
         "`benchmarks/out/speed.json` and `speed.csv` after a run; "
         "`python benchmarks/speed.py --render` rebuilds this page from them.",
         "",
@@ -367,7 +367,7 @@ def render(records, doc_path, plot_path):
               "For context, on the same images and masks. OpenCV works on 8-bit "
               "images, so its input is rounded to 1/255. "
               "`inpaint_biharmonic` on the 2160 x 3840 image runs on its top-left "
-              "512 x 512 crop, because it took about 20 s and 1.3 GiB on the "
+              "512 x 512 crop, because it took 15 to 20 s and 1.3 GiB on the "
               "512 x 512 panda, so the whole image would take minutes and many GiB.", ""]
     lines += _peer_table(records)
 

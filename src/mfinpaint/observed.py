@@ -16,8 +16,8 @@ __all__ = ["ObservedLines"]
 # Elements of one gathered chunk (lines x padded entries x rank). At 2**18
 # (2 MiB in float64) a chunk stays in cache between the gather and the
 # products: Gram blocks at rank 50 on a 512 x 512 image with 90% missing
-# took 7 ms per call against 21 ms at 2**22 (one thread, benchmarks/speed.py
-# machine).
+# took 7 ms per call against 21 ms at 2**22 (one OpenBLAS thread, 2-core
+# AMD EPYC). The best size depends on the cache of the machine.
 _CHUNK_ELEMENTS = 1 << 18
 
 

@@ -10,6 +10,9 @@ where ``G_i`` and ``b_i`` come from the observed entries of line ``i``
 penalty matrix (:mod:`~mfinpaint.difference`). Stacked line by line, with
 unknown ``i * R + a`` for component ``a`` of ``v_i``, this is one symmetric
 positive definite band matrix of half-bandwidth ``order * R``.
+
+The work runs in NumPy and SciPy BLAS and LAPACK calls, so its threads follow
+``threadpoolctl`` and the usual variables such as ``OMP_NUM_THREADS``.
 """
 
 import numpy as np
