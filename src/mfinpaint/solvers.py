@@ -38,8 +38,9 @@ def band_normal_matrix(G, rho, lam, order, segments=None):
     n, rank, _ = G.shape
     width = order * rank + 1
 
-    # LAPACK reads the band column by column, so it is built in Fortran order:
-    # column i * R + b starts with the contiguous row slice G[i, b, b:].
+    # LAPACK reads the band column by column, so it is built in Fortran order.
+    # Column i * R + b starts with G[i, b:, b], which equals the contiguous row
+    # slice G[i, b, b:] because Gram blocks are symmetric.
     band = np.zeros((width, n * rank), dtype=G.dtype, order="F")
     columns = band.T.reshape(n, rank, width)
     for b in range(rank):
