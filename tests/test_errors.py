@@ -365,6 +365,43 @@ def test_missing_column_with_no_smoothing_still_finite():
     assert np.isfinite(restored).all()
 
 
+@pytest.mark.parametrize("color", ["luma", "channels"])
+def test_channel_without_observed_pixel(color):
+    image = broken_files.small_image((8, 6, 3))
+    mask = np.zeros(image.shape, dtype=bool)
+    mask[..., 1] = True
+    mask[2, 3, 0] = True
+
+    with pytest.raises(InvalidInputError, match="channel 1 has no observed pixel"):
+        inpaint(image, mask, channel_axis=-1, color=color, rank=2)
+
+
+def test_joint_fills_channel_without_observed_pixel():
+    image = broken_files.small_image((8, 6, 3))
+    mask = np.zeros(image.shape, dtype=bool)
+    mask[..., 1] = True
+
+    restored = inpaint(image, mask, channel_axis=-1, color="joint", rank=2,
+                       max_iter=5)
+
+    assert np.isfinite(restored).all()
+    np.testing.assert_array_equal(restored[~mask], image[~mask] / 255.0)
+
+
+def test_luma_every_pixel_missing_in_some_channel():
+    image = broken_files.small_image((6, 6, 3))
+    mask = np.zeros(image.shape, dtype=bool)
+    channel = np.arange(36).reshape(6, 6) % 3
+    for c in range(3):
+        mask[..., c] = channel == c
+
+    with pytest.raises(InvalidInputError, match="color='channels'"):
+        inpaint(image, mask, channel_axis=-1, color="luma", rank=2)
+    restored = inpaint(image, mask, channel_axis=-1, color="channels", rank=2,
+                       max_iter=5)
+    np.testing.assert_array_equal(restored[~mask], image[~mask] / 255.0)
+
+
 # Values.
 
 
@@ -386,6 +423,22 @@ def test_non_finite_image_without_missing_pixel():
 
     with pytest.raises(InvalidInputError, match="1 observed values"):
         inpaint(image, np.zeros((4, 4), dtype=bool))
+
+
+@pytest.mark.parametrize("scale, shift", [(255.0, 0.0), (1.0, -0.5)])
+def test_float_image_outside_unit_range(scale, shift):
+    image = np.linspace(0.0, 1.0, 30).reshape(5, 6) * scale + shift
+    mask = np.eye(5, 6, dtype=bool)
+
+    with pytest.raises(InvalidInputError, match=r"\[0, 1\]") as caught:
+        inpaint(image, mask, rank=2)
+
+    assert f"{image[~mask].max():g}" in str(caught.value)
+
+
+def test_empty_image_rejected():
+    with pytest.raises(InvalidInputError, match="empty"):
+        inpaint(np.zeros((0, 5)), np.zeros((0, 5), dtype=bool))
 
 
 def test_nan_at_missing_entries_is_allowed():
@@ -425,8 +478,10 @@ PARAMETER_CASES = [
     ("rho", "0.1"),
     ("rho", None),
     ("rho", False),
+    ("rho", 1e101),
     ("lam", -1.0),
     ("lam", float("inf")),
+    ("lam", 1e300),
     ("lam", "10"),
     ("lam", None),
     ("order", 0),
@@ -473,6 +528,28 @@ def test_invalid_parameter_through_inpaint(name, value):
         inpaint(np.zeros((6, 6)), np.eye(6, dtype=bool), **{name: value})
 
 
+@pytest.mark.parametrize("name", ["auto", "keep_observed", "verbose", "return_info"])
+def test_inpaint_flag_must_be_bool(name):
+    with pytest.raises(InvalidParameterError, match=name):
+        inpaint(np.full((6, 6), 0.5), np.eye(6, dtype=bool), **{name: "no"})
+
+
+def test_inpaint_rejects_invalid_random_state():
+    # inpaint starts from the SVD of a smoothed fill, so random_state is not
+    # drawn from, but a bad value is still an error.
+    with pytest.raises(InvalidParameterError, match="random_state"):
+        inpaint(np.full((6, 6), 0.5), np.eye(6, dtype=bool), random_state="seed")
+
+
+@pytest.mark.parametrize("color, rank, limit", [("luma", 11, 10), ("joint", 13, 12)])
+def test_color_rank_above_smaller_side(color, rank, limit):
+    image = broken_files.small_image((12, 10, 3))
+    mask = np.eye(12, 10, dtype=bool)
+
+    with pytest.raises(InvalidParameterError, match=f"at most {limit}, got {rank}"):
+        inpaint(image, mask, channel_axis=-1, color=color, rank=rank)
+
+
 @pytest.mark.parametrize("channel_axis", [3, -4, "last", 1.0, True])
 def test_invalid_channel_axis(channel_axis):
     image = np.zeros((5, 6, 3))
@@ -498,6 +575,13 @@ def test_random_mask_rate_outside_range(rate):
 
     with pytest.raises(InvalidParameterError, match="missing_rate"):
         random_mask((4, 4), rate, seed=0)
+
+
+def test_rse_of_empty_selection():
+    from mfinpaint import rse
+
+    with pytest.raises(InvalidInputError, match="selects no entry"):
+        rse(np.ones((3, 3)), np.ones((3, 3)), np.zeros((3, 3), dtype=bool))
 
 
 # Singular systems.
@@ -537,10 +621,11 @@ def test_no_ridge_no_smoothing_rank_above_counts(solver):
 
 
 @pytest.mark.parametrize("solver", ["exact", "cg"])
-def test_no_ridge_with_smoothing_empty_row_is_solved(solver):
+@pytest.mark.parametrize("order", [1, 2])
+def test_no_ridge_with_smoothing_empty_row_is_solved(solver, order):
     Y, mask = singular_problem("row")
-    model = SmoothMF(rank=3, rho=0.0, lam=1.0, solver=solver, max_iter=10,
-                     random_state=0)
+    model = SmoothMF(rank=3, rho=0.0, lam=1.0, order=order, solver=solver,
+                     max_iter=10, random_state=0)
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -99,7 +99,7 @@ def test_exact_objective_non_increasing(problem):
 
 
 @SETTINGS
-@given(problems(max_side=6), st.sampled_from(["channels", "joint"]))
+@given(problems(max_side=6), st.sampled_from(["luma", "channels", "joint"]))
 def test_inpaint_color_keeps_observed(problem, color):
     values, mask, params = problem
     rng = np.random.default_rng(params["random_state"])

@@ -215,7 +215,14 @@ def _load_mask(args, image, color):
     """Return the bool mask of missing pixels and whether it came from alpha."""
     shape = color.shape[:2]
     if args.missing_rate is not None:
-        return random_mask(shape, args.missing_rate, args.seed)
+        mask = random_mask(shape, args.missing_rate, args.seed)
+        if mask.all():
+            raise UsageError(
+                f"--missing-rate {args.missing_rate:g} hides every pixel of "
+                f"{str(args.input)!r}, so there is nothing to restore from; use a "
+                "lower rate."
+            )
+        return mask
     if args.mask is not None:
         mask = mask_from_image(read_image(args.mask, max_pixels=args.max_pixels))
         if mask.shape != shape:

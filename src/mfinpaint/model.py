@@ -15,6 +15,7 @@ from ._validation import (
     check_int,
     check_matrix_and_mask,
     check_solvable,
+    check_weight,
 )
 from .difference import smoothing_penalty
 from .errors import ConvergenceWarning, InvalidParameterError, SingularSystemError
@@ -192,12 +193,13 @@ class SmoothMF:
     def _check_params(self, shape):
         M, N = shape
         check_int("rank", self.rank, 1, min(M, N))
-        check_float("rho", self.rho)
-        check_float("lam", self.lam)
+        check_weight("rho", self.rho)
+        check_weight("lam", self.lam)
         check_choice("order", self.order, (1, 2))
         check_choice("solver", self.solver, ("exact", "cg"))
         check_int("max_iter", self.max_iter, 1)
         check_float("tol", self.tol)
+        _make_generator(self.random_state)
         try:
             dtype = np.dtype(self.dtype)
         except TypeError:
