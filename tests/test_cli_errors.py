@@ -92,6 +92,25 @@ def test_broken_input_file(tmp_path, capsys, case):
     assert list(tmp_path.glob("**/*.part")) == []
 
 
+@pytest.mark.parametrize(
+    "write", [broken_files.lzw_tiff_with_bad_codes, broken_files.tiff_with_bad_strip_offsets]
+)
+def test_damaged_tiff_one_line(tmp_path, write):
+    # A subprocess, because libtiff writes to file descriptor 2 and tifffile
+    # logs through the root logger, which pytest takes over in-process.
+    source = write(tmp_path)
+
+    result = subprocess.run(
+        [sys.executable, "-m", "mfinpaint", "inpaint", str(source), "-o",
+         str(tmp_path / "out.png"), "--missing-rate", "0.5", *FAST],
+        capture_output=True, text=True, timeout=120,
+    )
+
+    err = result.stderr.strip().splitlines()
+    assert_one_line_error(result.returncode, err, str(source))
+    assert_nothing_written(tmp_path, "out.png")
+
+
 @pytest.mark.parametrize("case", ["text", "truncated", "missing"])
 def test_broken_mask_file(tmp_path, capsys, gray_path, case):
     mask = BROKEN_INPUTS[case](tmp_path)

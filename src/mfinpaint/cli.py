@@ -449,9 +449,9 @@ def main(argv=None):
     their traceback.
     """
     logging.basicConfig(level=logging.WARNING, format="mfinpaint: %(message)s")
-    # tifffile logs a warning for each damaged tag, and read_image reports the
-    # failure itself.
-    logging.getLogger("tifffile").setLevel(logging.ERROR)
+    # tifffile logs a warning or an error for each damaged tag, and read_image
+    # reports the failure itself in one line.
+    logging.getLogger("tifffile").setLevel(logging.CRITICAL)
     parser = _build_parser()
     started = time.perf_counter()
     try:

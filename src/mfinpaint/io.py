@@ -10,7 +10,9 @@ import contextlib
 import io
 import os
 import struct
+import sys
 import tempfile
+import threading
 import warnings
 import zlib
 from pathlib import Path
@@ -128,7 +130,8 @@ def read_image(path, *, max_pixels=DEFAULT_MAX_PIXELS):
 
     try:
         if kind == "TIFF":
-            image = _read_tiff(data, path, max_pixels)
+            with _native_stderr_discarded():
+                image = _read_tiff(data, path, max_pixels)
         elif kind == "PNG" and _png_bit_depth(data) == 16:
             image = _read_png16(data, path, max_pixels)
         else:
@@ -141,6 +144,30 @@ def read_image(path, *, max_pixels=DEFAULT_MAX_PIXELS):
             "truncated or corrupt."
         ) from error
     return image
+
+
+@contextlib.contextmanager
+def _native_stderr_discarded():
+    """Discard what C code writes to file descriptor 2 while the body runs.
+
+    libtiff, which Pillow uses for compressed TIFF, prints its warnings and
+    errors there ("Using code not yet in table."), and read_image raises its
+    own error instead. The redirection is process-wide, so it is done only
+    while no other thread runs, whose output it would swallow.
+    """
+    if threading.active_count() > 1:
+        yield
+        return
+
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as sink:
+            os.dup2(sink.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def _read_bytes(path):
