@@ -270,6 +270,8 @@ def test_mask_every_pixel_missing(tmp_path, capsys, gray_path):
         (["--solver", "newton"], "--solver"),
         (["--max-pixels", "0"], "--max-pixels"),
         (["--bit-depth", "12"], "--bit-depth"),
+        (["--seed", "-1"], "--seed"),
+        (["--seed", "-1", "--auto"], "--seed"),
     ],
 )
 def test_invalid_option_names_it(tmp_path, capsys, gray_path, options, name):

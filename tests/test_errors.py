@@ -504,6 +504,7 @@ PARAMETER_CASES = [
     ("random_state", "seed"),
     ("random_state", True),
     ("random_state", 1.5),
+    ("random_state", -1),
     ("dtype", "not a type"),
     ("dtype", np.int32),
 ]
@@ -534,11 +535,15 @@ def test_inpaint_flag_must_be_bool(name):
         inpaint(np.full((6, 6), 0.5), np.eye(6, dtype=bool), **{name: "no"})
 
 
-def test_inpaint_rejects_invalid_random_state():
-    # inpaint starts from the SVD of a smoothed fill, so random_state is not
-    # drawn from, but a bad value is still an error.
+@pytest.mark.parametrize("random_state", ["seed", -1])
+@pytest.mark.parametrize("auto", [False, True])
+def test_inpaint_rejects_invalid_random_state(random_state, auto):
+    # Without auto, inpaint starts from the SVD of a smoothed fill and draws
+    # nothing from random_state, but a bad value is still an error.
+    image = np.linspace(0.0, 1.0, 64).reshape(8, 8)
+
     with pytest.raises(InvalidParameterError, match="random_state"):
-        inpaint(np.full((6, 6), 0.5), np.eye(6, dtype=bool), random_state="seed")
+        inpaint(image, np.eye(8, dtype=bool), auto=auto, random_state=random_state)
 
 
 @pytest.mark.parametrize("color, rank, limit", [("luma", 11, 10), ("joint", 13, 12)])

@@ -57,6 +57,16 @@ def _positive_int(text):
     return value
 
 
+def _seed(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid integer {text!r}") from None
+    if not 0 <= value <= 2**32 - 1:
+        raise argparse.ArgumentTypeError(f"must be from 0 to {2**32 - 1}, got {value}")
+    return value
+
+
 def _number_list(kind):
     def parse(text):
         try:
@@ -102,7 +112,7 @@ def add_model_options(parser):
         help="choose rank, λ, ρ and order by the error on 8%% of the observed "
         "pixels held out, then fit all of them",
     )
-    group.add_argument("--seed", type=int, default=1, help="seed of the mask and the start")
+    group.add_argument("--seed", type=_seed, default=1, help="seed of the mask and the start")
 
 
 def model_params(args):
@@ -164,7 +174,7 @@ def _build_parser():
     command.add_argument("--lams", type=_number_list(float), default=[10.0, 1e-10])
     command.add_argument("--rho", type=float, default=0.1)
     command.add_argument("--missing-rate", type=float, default=0.9)
-    command.add_argument("--seed", type=int, default=1)
+    command.add_argument("--seed", type=_seed, default=1)
     command.add_argument("--max-iter", type=_positive_int, default=100)
     command.add_argument("--solver", choices=("cg", "exact"), default="cg")
     command.add_argument(

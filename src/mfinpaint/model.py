@@ -39,15 +39,17 @@ class FitProgress:
 
 
 def _make_generator(random_state):
-    if random_state is None or isinstance(random_state, numbers.Integral):
-        if isinstance(random_state, bool):
-            raise InvalidParameterError(f"invalid random_state {random_state!r}.")
-        return np.random.default_rng(random_state)
     if isinstance(random_state, (np.random.Generator, np.random.RandomState)):
         return random_state
+    if random_state is None or (
+        isinstance(random_state, numbers.Integral)
+        and not isinstance(random_state, bool)
+        and random_state >= 0
+    ):
+        return np.random.default_rng(random_state)
     raise InvalidParameterError(
-        "random_state must be None, an int, a numpy Generator or RandomState, "
-        f"got {random_state!r}."
+        "random_state must be None, a non-negative int, a numpy Generator or "
+        f"RandomState, got {random_state!r}."
     )
 
 

@@ -19,7 +19,7 @@ from scipy import ndimage
 
 from ._validation import check_float, check_int, check_matrix_and_mask
 from .errors import ConvergenceWarning, InvalidInputError, InvalidParameterError
-from .model import SmoothMF
+from .model import SmoothMF, _make_generator
 
 __all__ = ["tune", "TuningResult", "smoothed_fill", "svd_factors", "initial_factors"]
 
@@ -268,7 +268,7 @@ def tune(
     max_iter = check_int("max_iter", max_iter, 1)
     for order in orders:
         check_int("order", order, 1, 2)
-    rng = np.random.default_rng(random_state)
+    rng = _make_generator(random_state)
     started = time.perf_counter()
 
     # NOTE: held-out entries are scattered, so the score rates filling of
