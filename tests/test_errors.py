@@ -5,6 +5,7 @@ import warnings
 
 import numpy as np
 import pytest
+import tifffile
 from PIL import Image
 
 import broken_files
@@ -137,6 +138,28 @@ def test_read_unsupported_sample_type(tmp_path):
 
     assert isinstance(error, InvalidInputError)
     assert "int32.tif" in str(error)
+
+
+def test_read_five_samples_rejected(tmp_path):
+    path = tmp_path / "five.tif"
+    tifffile.imwrite(path, broken_files.small_image((6, 5, 5)), photometric="minisblack",
+                     planarconfig="contig")
+
+    with pytest.raises(InvalidInputError, match=r"\(6, 5, 5\)") as caught:
+        read_image(path)
+
+    assert "five.tif" in str(caught.value)
+
+
+def test_read_multi_page_tiff_warns(tmp_path, caplog):
+    path = tmp_path / "stack.tif"
+    stack = broken_files.small_image((3, 6, 5))
+    tifffile.imwrite(path, stack, photometric="minisblack")
+
+    image = read_image(path)
+
+    np.testing.assert_array_equal(image, stack[0])
+    assert "3 pages" in caplog.text
 
 
 @pytest.mark.parametrize("seed", range(8))
