@@ -552,6 +552,44 @@ def test_invalid_parameter_through_inpaint(name, value):
         inpaint(np.zeros((6, 6)), np.eye(6, dtype=bool), **{name: value})
 
 
+@pytest.mark.parametrize(
+    "segments, message",
+    [
+        ([3, 3], "add up to 6, but Y has 10 columns"),
+        ([6, 6], "add up to 12"),
+        ([0, 10], "at least 1, got 0"),
+        ([-2, 12], "at least 1, got -2"),
+        ([5.5, 4.5], "must be an integer, got 5.5"),
+        ("ab", "sequence of ints"),
+        ([], "sequence of ints"),
+        (10, "sequence of ints"),
+    ],
+)
+def test_invalid_column_segments(segments, message):
+    Y, mask = random_matrix()
+
+    with pytest.raises(InvalidParameterError, match="column_segments") as caught:
+        SmoothMF(rank=2, max_iter=2).fit(Y, mask, column_segments=segments)
+
+    assert message in str(caught.value)
+
+
+def test_callback_must_be_callable():
+    Y, mask = random_matrix()
+
+    with pytest.raises(InvalidParameterError, match="callback must be callable"):
+        SmoothMF(rank=2, max_iter=2).fit(Y, mask, callback=5)
+
+
+def test_tune_without_orders():
+    from mfinpaint.tuning import tune
+
+    Y, mask = random_matrix()
+
+    with pytest.raises(InvalidParameterError, match="orders"):
+        tune(Y, mask, orders=())
+
+
 @pytest.mark.parametrize("name", ["auto", "keep_observed", "verbose", "return_info"])
 def test_inpaint_flag_must_be_bool(name):
     with pytest.raises(InvalidParameterError, match=name):

@@ -52,6 +52,38 @@ def check_flag(name, value):
     return bool(value)
 
 
+def check_segments(segments, length):
+    """Return ``segments`` as a list of positive ints that add up to ``length``.
+
+    None (one segment of every column) is returned as it is.
+    """
+    if segments is None:
+        return None
+    try:
+        values = list(segments)
+    except TypeError:
+        values = None
+    if values is None or isinstance(segments, str) or not values:
+        raise InvalidParameterError(
+            f"column_segments must be a non-empty sequence of ints, got {segments!r}."
+        )
+    for value in values:
+        check_int("column_segments entry", value, 1)
+    if sum(values) != length:
+        raise InvalidParameterError(
+            f"column_segments {values} add up to {sum(values)}, but Y has {length} "
+            "columns. Give lengths that add up to the number of columns."
+        )
+    return [int(value) for value in values]
+
+
+def check_callback(callback):
+    """Return ``callback`` after checking it is None or callable."""
+    if callback is not None and not callable(callback):
+        raise InvalidParameterError(f"callback must be callable, got {callback!r}.")
+    return callback
+
+
 def check_choice(name, value, choices):
     """Return ``value`` after checking it is one of ``choices``.
 

@@ -10,10 +10,12 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ._validation import (
+    check_callback,
     check_choice,
     check_float,
     check_int,
     check_matrix_and_mask,
+    check_segments,
     check_solvable,
     check_weight,
 )
@@ -242,6 +244,8 @@ class SmoothMF:
         rank, order = int(self.rank), int(self.order)
         rho, lam = float(self.rho), float(self.lam)
         check_solvable(missing, rank, rho, lam)
+        check_callback(callback)
+        column_segments = check_segments(column_segments, Y.shape[1])
 
         # Index the observed entries once, by rows for W and by columns for X.
         observed = ~missing

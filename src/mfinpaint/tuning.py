@@ -266,6 +266,9 @@ def tune(
     start_rank = min(check_int("start_rank", start_rank, 1), smallest)
     max_rank = max(min(check_int("max_rank", max_rank, 1), smallest), start_rank)
     max_iter = check_int("max_iter", max_iter, 1)
+    orders = list(orders)
+    if not orders:
+        raise InvalidParameterError("orders must name at least one order, 1 or 2.")
     for order in orders:
         check_int("order", order, 1, 2)
     rng = _make_generator(random_state)
