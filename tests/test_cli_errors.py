@@ -147,14 +147,22 @@ def test_max_pixels_option_raises_limit(tmp_path, capsys, gray_path):
     assert read_image(output).shape == (16, 12)
 
 
-def test_float_tiff_outside_unit_range(tmp_path, capsys):
-    source = tmp_path / "scaled.tif"
-    tifffile.imwrite(source, np.linspace(0, 255, 16 * 12, dtype=np.float32).reshape(16, 12))
+@pytest.mark.parametrize(
+    "bad, fragments",
+    [(255.0, ["[0, 1]", "255"]), (np.nan, ["1 observed values", "NaN"]),
+     (np.inf, ["1 observed values", "infinite"])],
+)
+def test_float_tiff_bad_value(tmp_path, capsys, bad, fragments):
+    source = tmp_path / "float.tif"
+    values = np.linspace(0, 1, 16 * 12, dtype=np.float32).reshape(16, 12)
+    values[0, 0] = bad
+    tifffile.imwrite(source, values)
 
-    status, _, err = run(["inpaint", source, "-o", tmp_path / "out.png",
-                          "--missing-rate", "0.3", *FAST], capsys)
+    status, _, err = run(["inpaint", source, "-o", tmp_path / "out.png", "--mask",
+                          write_mask(tmp_path, np.eye(16, 12, k=1, dtype=bool)), *FAST],
+                         capsys)
 
-    assert_one_line_error(status, err, "[0, 1]", "255")
+    assert_one_line_error(status, err, *fragments)
     assert_nothing_written(tmp_path, "out.png")
 
 
