@@ -11,11 +11,14 @@ from scipy import ndimage
 from tqdm.auto import tqdm
 
 from ._validation import (
+    check_callback,
     check_choice,
     check_float,
     check_int,
     check_matrix_and_mask,
+    check_segments,
     check_solvable,
+    check_weight,
 )
 from .difference import smoothing_penalty
 from .errors import ConvergenceWarning, InvalidParameterError, SingularSystemError
@@ -39,15 +42,17 @@ class FitProgress:
 
 
 def _make_generator(random_state):
-    if random_state is None or isinstance(random_state, numbers.Integral):
-        if isinstance(random_state, bool):
-            raise InvalidParameterError(f"invalid random_state {random_state!r}.")
-        return np.random.default_rng(random_state)
     if isinstance(random_state, (np.random.Generator, np.random.RandomState)):
         return random_state
+    if random_state is None or (
+        isinstance(random_state, numbers.Integral)
+        and not isinstance(random_state, bool)
+        and random_state >= 0
+    ):
+        return np.random.default_rng(random_state)
     raise InvalidParameterError(
-        "random_state must be None, an int, a numpy Generator or RandomState, "
-        f"got {random_state!r}."
+        "random_state must be None, a non-negative int, a numpy Generator or "
+        f"RandomState, got {random_state!r}."
     )
 
 
@@ -243,13 +248,14 @@ class SmoothMF:
     def _check_params(self, shape):
         M, N = shape
         check_int("rank", self.rank, 1, min(M, N))
-        check_float("rho", self.rho)
-        check_float("lam", self.lam)
+        check_weight("rho", self.rho)
+        check_weight("lam", self.lam)
         check_choice("order", self.order, (1, 2))
         check_choice("solver", self.solver, ("exact", "cg"))
         check_int("max_iter", self.max_iter, 1)
         check_float("tol", self.tol)
         check_choice("start", self.start, ("random", "svd"))
+        _make_generator(self.random_state)
         try:
             dtype = np.dtype(self.dtype)
         except TypeError:
@@ -290,6 +296,8 @@ class SmoothMF:
         rank, order = int(self.rank), int(self.order)
         rho, lam = float(self.rho), float(self.lam)
         check_solvable(missing, rank, rho, lam)
+        check_callback(callback)
+        column_segments = check_segments(column_segments, Y.shape[1])
 
         # Index the observed entries once, by rows for W and by columns for X.
         observed = ~missing

@@ -112,9 +112,11 @@ def exact_half_step(lines, F, rho, lam, order, segments=None):
 
 
 def _singular_error():
+    # Before a fit, check_solvable rejects rho = lam = 0 with too few observed
+    # entries, so this also covers rho > 0, where float32 can lose precision.
     return SingularSystemError(
-        "the normal equations are singular: with rho = 0 every row and column "
-        "needs an observed entry or smoothing (lam > 0). Use rho > 0."
+        "the normal equations are singular or lost too much precision to be "
+        "solved. Use rho > 0, dtype float64 instead of float32, or a smaller lam."
     )
 
 
