@@ -102,6 +102,36 @@ def huge_tiff(folder):
     return path
 
 
+def lzw_tiff_with_bad_codes(folder):
+    """Write an LZW TIFF whose compressed strip has a run of invalid codes.
+
+    Pillow decodes it with libtiff, which prints a warning to file descriptor 2.
+    """
+    data = bytearray(encode(small_image((40, 30, 3)), "TIFF", compression="tiff_lzw"))
+    with tifffile.TiffFile(io.BytesIO(bytes(data))) as tif:
+        start = tif.pages[0].dataoffsets[0]
+        length = tif.pages[0].databytecounts[0]
+    data[start + length // 4 : start + length // 4 + 64] = b"\xff" * 64
+    return write_bytes(folder, "bad_codes.tif", bytes(data))
+
+
+def tiff_with_bad_strip_offsets(folder):
+    """Write a TIFF whose StripOffsets tag points past the end of the file.
+
+    tifffile logs errors about the tag before it fails.
+    """
+    path = folder / "bad_offsets.tif"
+    tifffile.imwrite(path, small_image((40, 30)), photometric="minisblack", rowsperstrip=4)
+    data = bytearray(path.read_bytes())
+    with tifffile.TiffFile(path) as tif:
+        # A classic TIFF tag entry: code (2), type (2), count (4), then the
+        # offset of the values when they do not fit in 4 bytes.
+        entry = tif.pages[0].tags["StripOffsets"].offset
+    data[entry + 8 : entry + 12] = struct.pack("<I", len(data) + 1000)
+    path.write_bytes(bytes(data))
+    return path
+
+
 def jpeg_with_orientation(folder, image, orientation):
     """Write ``image`` as a JPEG whose EXIF orientation tag is ``orientation``."""
     exif = Image.Exif()

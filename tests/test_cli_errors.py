@@ -9,11 +9,15 @@ import sys
 import time
 import warnings
 
+from pathlib import Path
+
 import numpy as np
 import pytest
+import tifffile
 
 import broken_files
 import mfinpaint.cli as cli
+import mfinpaint.io
 from mfinpaint.cli import main
 from mfinpaint.io import read_image, write_image
 
@@ -88,6 +92,25 @@ def test_broken_input_file(tmp_path, capsys, case):
     assert list(tmp_path.glob("**/*.part")) == []
 
 
+@pytest.mark.parametrize(
+    "write", [broken_files.lzw_tiff_with_bad_codes, broken_files.tiff_with_bad_strip_offsets]
+)
+def test_damaged_tiff_one_line(tmp_path, write):
+    # A subprocess, because libtiff writes to file descriptor 2 and tifffile
+    # logs through the root logger, which pytest takes over in-process.
+    source = write(tmp_path)
+
+    result = subprocess.run(
+        [sys.executable, "-m", "mfinpaint", "inpaint", str(source), "-o",
+         str(tmp_path / "out.png"), "--missing-rate", "0.5", *FAST],
+        capture_output=True, text=True, timeout=120,
+    )
+
+    err = result.stderr.strip().splitlines()
+    assert_one_line_error(result.returncode, err, str(source))
+    assert_nothing_written(tmp_path, "out.png")
+
+
 @pytest.mark.parametrize("case", ["text", "truncated", "missing"])
 def test_broken_mask_file(tmp_path, capsys, gray_path, case):
     mask = BROKEN_INPUTS[case](tmp_path)
@@ -122,6 +145,25 @@ def test_max_pixels_option_raises_limit(tmp_path, capsys, gray_path):
     status, _, _ = run([*common, "--max-pixels", "192"], capsys)
     assert status == 0
     assert read_image(output).shape == (16, 12)
+
+
+@pytest.mark.parametrize(
+    "bad, fragments",
+    [(255.0, ["[0, 1]", "255"]), (np.nan, ["1 observed values", "NaN"]),
+     (np.inf, ["1 observed values", "infinite"])],
+)
+def test_float_tiff_bad_value(tmp_path, capsys, bad, fragments):
+    source = tmp_path / "float.tif"
+    values = np.linspace(0, 1, 16 * 12, dtype=np.float32).reshape(16, 12)
+    values[0, 0] = bad
+    tifffile.imwrite(source, values)
+
+    status, _, err = run(["inpaint", source, "-o", tmp_path / "out.png", "--mask",
+                          write_mask(tmp_path, np.eye(16, 12, k=1, dtype=bool)), *FAST],
+                         capsys)
+
+    assert_one_line_error(status, err, *fragments)
+    assert_nothing_written(tmp_path, "out.png")
 
 
 # Masks.
@@ -183,6 +225,26 @@ def test_mask_without_missing_pixel(tmp_path, gray_path):
     assert values["psnr"] is None
 
 
+def test_missing_rate_zero_returns_input(tmp_path, capsys, gray_path):
+    output = tmp_path / "out.png"
+
+    status, out, _ = run(["inpaint", gray_path, "-o", output, "--missing-rate", "0",
+                          *FAST], capsys)
+
+    assert status == 0
+    assert "RSE n/a" in out
+    np.testing.assert_array_equal(read_image(output), read_image(gray_path))
+
+
+def test_missing_rate_hides_every_pixel(tmp_path, capsys, gray_path):
+    status, _, err = run(["inpaint", gray_path, "-o", tmp_path / "out.png",
+                          "--missing-rate", "0.999999", *FAST], capsys)
+
+    assert_one_line_error(status, err, "--missing-rate 0.999999", "every pixel",
+                          "lower rate")
+    assert_nothing_written(tmp_path, "out.png")
+
+
 def test_mask_every_pixel_missing(tmp_path, capsys, gray_path):
     mask = write_mask(tmp_path, np.ones((16, 12), dtype=bool))
 
@@ -216,6 +278,8 @@ def test_mask_every_pixel_missing(tmp_path, capsys, gray_path):
         (["--solver", "newton"], "--solver"),
         (["--max-pixels", "0"], "--max-pixels"),
         (["--bit-depth", "12"], "--bit-depth"),
+        (["--seed", "-1"], "--seed"),
+        (["--seed", "-1", "--auto"], "--seed"),
     ],
 )
 def test_invalid_option_names_it(tmp_path, capsys, gray_path, options, name):
@@ -378,6 +442,52 @@ def test_output_name_too_long(tmp_path, capsys, gray_path, option):
     assert_nothing_written(tmp_path, "out.png")
 
 
+def test_output_folder_not_writable(tmp_path, capsys, gray_path, monkeypatch):
+    folder = tmp_path / "locked"
+    folder.mkdir()
+    folder.chmod(0o555)
+    if os.geteuid() == 0:
+        # root may write anywhere, so make the permission check answer as it
+        # would for another user.
+        real_access = mfinpaint.io.os.access
+
+        def access(path, mode, **kwargs):
+            if Path(path) == folder and mode & os.W_OK:
+                return False
+            return real_access(path, mode, **kwargs)
+
+        monkeypatch.setattr(mfinpaint.io.os, "access", access)
+    monkeypatch.setattr(cli, "inpaint", lambda *args, **kwargs: pytest.fail("fitted"))
+
+    try:
+        status, _, err = run(["inpaint", gray_path, "-o", folder / "sub" / "out.png",
+                              "--missing-rate", "0.5", *FAST], capsys)
+    finally:
+        folder.chmod(0o755)
+
+    assert_one_line_error(status, err, "not writable", str(folder))
+    assert list(folder.iterdir()) == []
+
+
+@pytest.mark.parametrize("shape, error", [((2, 2), None), ((1, 2), "at least 2 observed")])
+def test_auto_tiny_image(tmp_path, capsys, shape, error):
+    source = tmp_path / "tiny.png"
+    write_image(source, np.linspace(0.1, 0.9, shape[0] * shape[1]).reshape(shape))
+    missing = np.zeros(shape, dtype=bool)
+    missing.flat[1] = True
+    output = tmp_path / "out.png"
+
+    status, _, err = run(["inpaint", source, "-o", output, "--mask",
+                          write_mask(tmp_path, missing), "--auto", "--quiet"], capsys)
+
+    if error is None:
+        assert status == 0
+        assert read_image(output).shape == shape
+    else:
+        assert_one_line_error(status, err, error, "--auto")
+        assert not output.exists()
+
+
 def test_output_is_folder(tmp_path, capsys, gray_path):
     status, _, err = run(["inpaint", gray_path, "-o", tmp_path, "--missing-rate", "0.5",
                           *FAST], capsys)
@@ -464,7 +574,11 @@ def test_convergence_warning_logged(tmp_path, capsys, caplog, gray_path):
 # Ctrl-C.
 
 
-def test_interrupt_during_fit_leaves_no_file(tmp_path):
+def start_long_fit(tmp_path):
+    """Start a fit that runs for minutes and return once its progress bar shows.
+
+    Returns the process and the paths of its two outputs.
+    """
     source = tmp_path / "big.png"
     write_image(source, broken_files.small_image((160, 160, 3)))
     output = tmp_path / "out.png"
@@ -475,22 +589,35 @@ def test_interrupt_during_fit_leaves_no_file(tmp_path):
          "--rank", "20", "--max-iter", "1000000"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )
+    seen = b""
+    deadline = time.monotonic() + 120
+    while b"fit rank" not in seen and time.monotonic() < deadline:
+        chunk = os.read(process.stderr.fileno(), 4096)
+        if not chunk:
+            break
+        seen += chunk
+    if b"fit rank" not in seen:
+        process.kill()
+        process.wait()
+        pytest.fail(f"the fit did not start: {seen[-500:]!r}")
+    return process, output, report
+
+
+def stop(process, signal_number):
+    """Send ``signal_number`` and return the remaining stdout and stderr."""
     try:
-        # The progress bar on stderr shows that the fit has started.
-        seen = b""
-        deadline = time.monotonic() + 120
-        while b"fit rank" not in seen and time.monotonic() < deadline:
-            chunk = os.read(process.stderr.fileno(), 4096)
-            if not chunk:
-                break
-            seen += chunk
-        assert b"fit rank" in seen
-        process.send_signal(signal.SIGINT)
-        out, err = process.communicate(timeout=60)
+        process.send_signal(signal_number)
+        return process.communicate(timeout=60)
     finally:
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def test_interrupt_during_fit_leaves_no_file(tmp_path):
+    process, output, report = start_long_fit(tmp_path)
+
+    out, err = stop(process, signal.SIGINT)
 
     assert process.returncode == 130
     assert b"interrupted" in err
@@ -499,3 +626,47 @@ def test_interrupt_during_fit_leaves_no_file(tmp_path):
     assert not output.exists()
     assert not report.exists()
     assert list(tmp_path.glob(".*.part")) == []
+
+
+def test_kill_during_fit_leaves_no_file(tmp_path):
+    process, output, report = start_long_fit(tmp_path)
+
+    stop(process, signal.SIGKILL)
+
+    assert process.returncode == -signal.SIGKILL
+    assert not output.exists()
+    assert not report.exists()
+    assert list(tmp_path.glob(".*.part")) == []
+
+
+def test_interrupt_while_starting(monkeypatch, capsys):
+    import builtins
+
+    import mfinpaint_launcher
+
+    real_import = builtins.__import__
+
+    def interrupted_import(name, *args, **kwargs):
+        if name == "mfinpaint.cli":
+            raise KeyboardInterrupt
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", interrupted_import)
+    with pytest.raises(SystemExit) as caught:
+        mfinpaint_launcher.console_main()
+
+    err = capsys.readouterr().err.strip().splitlines()
+    assert caught.value.code == 130
+    assert len(err) == 1
+    assert "interrupted" in err[0]
+
+
+def test_launcher_imports_nothing_heavy():
+    # The console script imports this module first. Ctrl-C is reported in one
+    # line only once it runs, so it must load nothing that takes time.
+    code = "import sys, mfinpaint_launcher; print(sorted(set(sys.modules) & {'numpy', 'mfinpaint'}))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=60)
+
+    assert result.returncode == 0
+    assert result.stdout.strip() == "[]"

@@ -5,6 +5,7 @@ import warnings
 
 import numpy as np
 import pytest
+import tifffile
 from PIL import Image
 
 import broken_files
@@ -137,6 +138,28 @@ def test_read_unsupported_sample_type(tmp_path):
 
     assert isinstance(error, InvalidInputError)
     assert "int32.tif" in str(error)
+
+
+def test_read_five_samples_rejected(tmp_path):
+    path = tmp_path / "five.tif"
+    tifffile.imwrite(path, broken_files.small_image((6, 5, 5)), photometric="minisblack",
+                     planarconfig="contig")
+
+    with pytest.raises(InvalidInputError, match=r"\(6, 5, 5\)") as caught:
+        read_image(path)
+
+    assert "five.tif" in str(caught.value)
+
+
+def test_read_multi_page_tiff_warns(tmp_path, caplog):
+    path = tmp_path / "stack.tif"
+    stack = broken_files.small_image((3, 6, 5))
+    tifffile.imwrite(path, stack, photometric="minisblack")
+
+    image = read_image(path)
+
+    np.testing.assert_array_equal(image, stack[0])
+    assert "3 pages" in caplog.text
 
 
 @pytest.mark.parametrize("seed", range(8))
@@ -365,6 +388,43 @@ def test_missing_column_with_no_smoothing_still_finite():
     assert np.isfinite(restored).all()
 
 
+@pytest.mark.parametrize("color", ["luma", "channels"])
+def test_channel_without_observed_pixel(color):
+    image = broken_files.small_image((8, 6, 3))
+    mask = np.zeros(image.shape, dtype=bool)
+    mask[..., 1] = True
+    mask[2, 3, 0] = True
+
+    with pytest.raises(InvalidInputError, match="channel 1 has no observed pixel"):
+        inpaint(image, mask, channel_axis=-1, color=color, rank=2)
+
+
+def test_joint_fills_channel_without_observed_pixel():
+    image = broken_files.small_image((8, 6, 3))
+    mask = np.zeros(image.shape, dtype=bool)
+    mask[..., 1] = True
+
+    restored = inpaint(image, mask, channel_axis=-1, color="joint", rank=2,
+                       max_iter=5)
+
+    assert np.isfinite(restored).all()
+    np.testing.assert_array_equal(restored[~mask], image[~mask] / 255.0)
+
+
+def test_luma_every_pixel_missing_in_some_channel():
+    image = broken_files.small_image((6, 6, 3))
+    mask = np.zeros(image.shape, dtype=bool)
+    channel = np.arange(36).reshape(6, 6) % 3
+    for c in range(3):
+        mask[..., c] = channel == c
+
+    with pytest.raises(InvalidInputError, match="color='channels'"):
+        inpaint(image, mask, channel_axis=-1, color="luma", rank=2)
+    restored = inpaint(image, mask, channel_axis=-1, color="channels", rank=2,
+                       max_iter=5)
+    np.testing.assert_array_equal(restored[~mask], image[~mask] / 255.0)
+
+
 # Values.
 
 
@@ -386,6 +446,22 @@ def test_non_finite_image_without_missing_pixel():
 
     with pytest.raises(InvalidInputError, match="1 observed values"):
         inpaint(image, np.zeros((4, 4), dtype=bool))
+
+
+@pytest.mark.parametrize("scale, shift", [(255.0, 0.0), (1.0, -0.5)])
+def test_float_image_outside_unit_range(scale, shift):
+    image = np.linspace(0.0, 1.0, 30).reshape(5, 6) * scale + shift
+    mask = np.eye(5, 6, dtype=bool)
+
+    with pytest.raises(InvalidInputError, match=r"\[0, 1\]") as caught:
+        inpaint(image, mask, rank=2)
+
+    assert f"{image[~mask].max():g}" in str(caught.value)
+
+
+def test_empty_image_rejected():
+    with pytest.raises(InvalidInputError, match="empty"):
+        inpaint(np.zeros((0, 5)), np.zeros((0, 5), dtype=bool))
 
 
 def test_nan_at_missing_entries_is_allowed():
@@ -425,8 +501,10 @@ PARAMETER_CASES = [
     ("rho", "0.1"),
     ("rho", None),
     ("rho", False),
+    ("rho", 1e101),
     ("lam", -1.0),
     ("lam", float("inf")),
+    ("lam", 1e300),
     ("lam", "10"),
     ("lam", None),
     ("order", 0),
@@ -449,6 +527,7 @@ PARAMETER_CASES = [
     ("random_state", "seed"),
     ("random_state", True),
     ("random_state", 1.5),
+    ("random_state", -1),
     ("dtype", "not a type"),
     ("dtype", np.int32),
 ]
@@ -471,6 +550,70 @@ def test_invalid_parameter_names_it(name, value):
 def test_invalid_parameter_through_inpaint(name, value):
     with pytest.raises(InvalidParameterError, match=name):
         inpaint(np.zeros((6, 6)), np.eye(6, dtype=bool), **{name: value})
+
+
+@pytest.mark.parametrize(
+    "segments, message",
+    [
+        ([3, 3], "add up to 6, but Y has 10 columns"),
+        ([6, 6], "add up to 12"),
+        ([0, 10], "at least 1, got 0"),
+        ([-2, 12], "at least 1, got -2"),
+        ([5.5, 4.5], "must be an integer, got 5.5"),
+        ("ab", "sequence of ints"),
+        ([], "sequence of ints"),
+        (10, "sequence of ints"),
+    ],
+)
+def test_invalid_column_segments(segments, message):
+    Y, mask = random_matrix()
+
+    with pytest.raises(InvalidParameterError, match="column_segments") as caught:
+        SmoothMF(rank=2, max_iter=2).fit(Y, mask, column_segments=segments)
+
+    assert message in str(caught.value)
+
+
+def test_callback_must_be_callable():
+    Y, mask = random_matrix()
+
+    with pytest.raises(InvalidParameterError, match="callback must be callable"):
+        SmoothMF(rank=2, max_iter=2).fit(Y, mask, callback=5)
+
+
+def test_tune_without_orders():
+    from mfinpaint.tuning import tune
+
+    Y, mask = random_matrix()
+
+    with pytest.raises(InvalidParameterError, match="orders"):
+        tune(Y, mask, orders=())
+
+
+@pytest.mark.parametrize("name", ["auto", "keep_observed", "verbose", "return_info"])
+def test_inpaint_flag_must_be_bool(name):
+    with pytest.raises(InvalidParameterError, match=name):
+        inpaint(np.full((6, 6), 0.5), np.eye(6, dtype=bool), **{name: "no"})
+
+
+@pytest.mark.parametrize("random_state", ["seed", -1])
+@pytest.mark.parametrize("auto", [False, True])
+def test_inpaint_rejects_invalid_random_state(random_state, auto):
+    # Without auto, inpaint starts from the SVD of a smoothed fill and draws
+    # nothing from random_state, but a bad value is still an error.
+    image = np.linspace(0.0, 1.0, 64).reshape(8, 8)
+
+    with pytest.raises(InvalidParameterError, match="random_state"):
+        inpaint(image, np.eye(8, dtype=bool), auto=auto, random_state=random_state)
+
+
+@pytest.mark.parametrize("color, rank, limit", [("luma", 11, 10), ("joint", 13, 12)])
+def test_color_rank_above_smaller_side(color, rank, limit):
+    image = broken_files.small_image((12, 10, 3))
+    mask = np.eye(12, 10, dtype=bool)
+
+    with pytest.raises(InvalidParameterError, match=f"at most {limit}, got {rank}"):
+        inpaint(image, mask, channel_axis=-1, color=color, rank=rank)
 
 
 @pytest.mark.parametrize("channel_axis", [3, -4, "last", 1.0, True])
@@ -498,6 +641,13 @@ def test_random_mask_rate_outside_range(rate):
 
     with pytest.raises(InvalidParameterError, match="missing_rate"):
         random_mask((4, 4), rate, seed=0)
+
+
+def test_rse_of_empty_selection():
+    from mfinpaint import rse
+
+    with pytest.raises(InvalidInputError, match="selects no entry"):
+        rse(np.ones((3, 3)), np.ones((3, 3)), np.zeros((3, 3), dtype=bool))
 
 
 # Singular systems.
@@ -537,10 +687,11 @@ def test_no_ridge_no_smoothing_rank_above_counts(solver):
 
 
 @pytest.mark.parametrize("solver", ["exact", "cg"])
-def test_no_ridge_with_smoothing_empty_row_is_solved(solver):
+@pytest.mark.parametrize("order", [1, 2])
+def test_no_ridge_with_smoothing_empty_row_is_solved(solver, order):
     Y, mask = singular_problem("row")
-    model = SmoothMF(rank=3, rho=0.0, lam=1.0, solver=solver, max_iter=10,
-                     random_state=0)
+    model = SmoothMF(rank=3, rho=0.0, lam=1.0, order=order, solver=solver,
+                     max_iter=10, random_state=0)
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 
+from mfinpaint.errors import InvalidParameterError
 from mfinpaint.experiment import run_experiment
 from mfinpaint.io import read_image
 
@@ -54,3 +55,21 @@ def test_experiment_mask_is_published_rule():
     u = np.random.RandomState(1).rand(40, 30)
     kept = np.round(u + 0.5 - 0.9) == 1
     np.testing.assert_array_equal(mask, ~kept)
+
+
+@pytest.mark.parametrize(
+    "missing_rate, message", [(0.0, "hides no pixel"), (0.99999, "hides every pixel")]
+)
+def test_experiment_mask_without_pixels_to_score(missing_rate, message):
+    image = np.linspace(0.1, 0.9, 16).reshape(4, 4)
+
+    with pytest.raises(InvalidParameterError, match=message):
+        run_experiment(image, ranks=[1], lams=[1.0], missing_rate=missing_rate,
+                       max_iter=2)
+
+
+def test_experiment_weight_above_limit():
+    image = np.linspace(0.1, 0.9, 16).reshape(4, 4)
+
+    with pytest.raises(InvalidParameterError, match="lam must be at most"):
+        run_experiment(image, ranks=[1], lams=[1e200], max_iter=2)

@@ -99,7 +99,7 @@ def test_exact_objective_non_increasing(problem):
 
 
 @SETTINGS
-@given(problems(max_side=6), st.sampled_from(["channels", "joint"]))
+@given(problems(max_side=6), st.sampled_from(["luma", "channels", "joint"]))
 def test_inpaint_color_keeps_observed(problem, color):
     values, mask, params = problem
     rng = np.random.default_rng(params["random_state"])
@@ -113,3 +113,20 @@ def test_inpaint_color_keeps_observed(problem, color):
     assert restored.shape == image.shape
     assert np.all((restored >= 0.0) & (restored <= 1.0))
     np.testing.assert_array_equal(restored[~mask], image[~mask] / 255.0)
+
+
+@SETTINGS
+@given(problems(max_side=6), st.sampled_from(["luma", "channels", "joint"]))
+def test_inpaint_same_result_twice(problem, color):
+    values, mask, params = problem
+    rng = np.random.default_rng(params["random_state"])
+    image = rng.integers(0, 256, (*values.shape, 3)).astype(np.uint8)
+    params = {**params, "rank": 1}
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        first = inpaint(image, mask, channel_axis=-1, color=color, **params)
+        second = inpaint(image, mask, channel_axis=-1, color=color, **params)
+
+    assert np.isfinite(first).all()
+    np.testing.assert_array_equal(first, second)

@@ -6,6 +6,7 @@ from PIL import Image
 
 import broken_files
 from mfinpaint import inpaint
+from mfinpaint.errors import InvalidInputError
 from mfinpaint.cli import main
 from mfinpaint.io import read_image, write_image
 
@@ -26,6 +27,13 @@ def write_mask(folder, mask):
     return path
 
 
+def max_rank(shape, color):
+    """Return the largest rank of an RGB image of ``shape`` fitted with ``color``."""
+    if color == "joint":
+        return min(shape[0], 3 * shape[1])
+    return min(shape)
+
+
 SMALL_SHAPES = [(1, 9), (9, 1), (2, 2), (1, 2), (3, 3)]
 
 
@@ -44,6 +52,49 @@ def test_small_shape_inpaint(shape, solver, order):
     np.testing.assert_array_equal(restored[~mask], image[~mask])
 
 
+@pytest.mark.parametrize("shape", [(1, 9), (9, 1), (2, 2), (3, 3)])
+@pytest.mark.parametrize("color", [None, "luma", "joint", "channels"])
+def test_small_shape_auto(shape, color):
+    mask = one_missing_pixel(shape)
+    if color is None:
+        image, options = np.linspace(0.2, 0.8, mask.size).reshape(shape), {}
+    else:
+        image = broken_files.small_image((*shape, 3))
+        options = {"channel_axis": -1, "color": color}
+
+    restored, info = inpaint(image, mask, auto=True, return_info=True, **options)
+
+    expected = image / 255.0 if color else image
+    assert restored.shape == image.shape
+    assert np.isfinite(restored).all()
+    assert info["params"]["rank"] <= max_rank(shape, color)
+    np.testing.assert_array_equal(restored[~mask], expected[~mask])
+
+
+def test_auto_single_observed_pixel_rejected():
+    image = np.array([[0.2, 0.8]])
+    mask = np.array([[False, True]])
+
+    with pytest.raises(InvalidInputError, match="at least 2 observed entries, one"):
+        inpaint(image, mask, auto=True)
+
+
+@pytest.mark.parametrize("shape", [(1, 9), (9, 1), (2, 2)])
+@pytest.mark.parametrize("color", ["luma", "joint"])
+def test_small_color_image_default_rank(shape, color):
+    # The default rank 32 is lowered to the smaller side, and the chroma
+    # rank of luma to half of that, at least 1.
+    image = broken_files.small_image((*shape, 3))
+    mask = one_missing_pixel(shape)
+
+    restored, info = inpaint(image, mask, channel_axis=-1, color=color,
+                             return_info=True)
+
+    assert restored.shape == image.shape
+    assert all(model.rank <= max_rank(shape, color) for model in info["models"])
+    np.testing.assert_array_equal(restored[~mask], image[~mask] / 255.0)
+
+
 def test_wide_image_inpaint():
     rng = np.random.default_rng(0)
     image = np.outer(np.linspace(0.2, 0.8, 10), 0.5 + 0.5 * np.sin(np.arange(5000) / 300))
@@ -54,6 +105,18 @@ def test_wide_image_inpaint():
 
     assert restored.shape == (10, 5000)
     assert info["models"][0].rank == 10
+    np.testing.assert_array_equal(restored[~mask], image[~mask])
+    assert np.abs(restored - image)[mask].mean() < 0.05
+
+
+def test_wide_image_auto():
+    image = np.outer(np.linspace(0.2, 0.8, 10), 0.5 + 0.5 * np.sin(np.arange(5000) / 300))
+    mask = np.random.default_rng(0).random(image.shape) < 0.3
+
+    restored, info = inpaint(image, mask, auto=True, return_info=True)
+
+    assert restored.shape == (10, 5000)
+    assert info["params"]["rank"] <= 10
     np.testing.assert_array_equal(restored[~mask], image[~mask])
     assert np.abs(restored - image)[mask].mean() < 0.05
 
@@ -123,14 +186,19 @@ def test_alpha_marks_missing_pixels(tmp_path, channels, mode):
     np.testing.assert_array_equal(restored[~missing], image[~missing])
 
 
-def test_rgba_inpaint_with_channel_axis():
+@pytest.mark.parametrize("color", ["luma", "channels", "joint"])
+@pytest.mark.parametrize("auto", [False, True])
+def test_rgba_inpaint_with_channel_axis(color, auto):
+    # luma applies to 3 channels only, so 4 channels are fitted one by one.
     image = broken_files.small_image((10, 8, 4))
     mask = one_missing_pixel((10, 8), 11)
+    params = {"max_iter": 5} if auto else {"rank": 2, "max_iter": 5}
 
-    restored = inpaint(image, mask, channel_axis=-1, rank=2, max_iter=5,
-                       random_state=0)
+    restored = inpaint(image, mask, channel_axis=-1, color=color, auto=auto,
+                       random_state=0, **params)
 
     assert restored.shape == (10, 8, 4)
+    assert np.isfinite(restored).all()
     np.testing.assert_array_equal(restored[~mask], image[~mask] / 255.0)
 
 

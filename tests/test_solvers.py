@@ -1,3 +1,5 @@
+from contextlib import nullcontext
+
 import numpy as np
 import pytest
 
@@ -157,3 +159,138 @@ def test_chunked_gram_matches_unchunked(monkeypatch):
     G2, B2 = chunked.gram(X)
     np.testing.assert_allclose(G1, G2, rtol=1e-12)
     np.testing.assert_allclose(B1, B2, rtol=1e-12)
+
+
+def segmented_laplacian(segments, order):
+    """Return the dense block-diagonal penalty matrix of independent segments."""
+    n = sum(segments)
+    dense = np.zeros((n, n))
+    start = 0
+    for length in segments:
+        if length > order:
+            dense[start : start + length, start : start + length] = laplacian(length, order)
+        start += length
+    return dense
+
+
+def dense_exact_solution(Y, observed, X, rho, lam, L):
+    """Return W solving the W normal equations with one dense solve."""
+    M, rank = Y.shape[0], X.shape[0]
+    A = lam * np.kron(L, np.eye(rank))
+    for i in range(M):
+        Xi = X[:, observed[i]]
+        A[i * rank : (i + 1) * rank, i * rank : (i + 1) * rank] += Xi @ Xi.T
+        A[i * rank : (i + 1) * rank, i * rank : (i + 1) * rank] += rho * np.eye(rank)
+    b = (X @ (Y * observed).T).T.ravel()
+    return np.linalg.solve(A, b).reshape(M, rank).T
+
+
+@pytest.mark.parametrize("order", [1, 2])
+@pytest.mark.parametrize("n_lines", [1, 2, 3, 8, 13])
+@pytest.mark.parametrize("lam", [0.0, 1e-10, 4.0])
+def test_banded_exact_matches_dense_solve(order, n_lines, lam):
+    Y, observed, X = random_problem(n_lines, shape=(n_lines, 9), rank=3)
+    lines = ObservedLines(np.where(observed, Y, 0), observed, 3)
+
+    W = exact_half_step(lines, X, 0.2, lam, order)
+
+    L = laplacian(n_lines, order) if n_lines > order else np.zeros((n_lines, n_lines))
+    expected = dense_exact_solution(Y, observed, X, 0.2, lam, L)
+    assert np.linalg.norm(W - expected) <= 1e-8 * np.linalg.norm(expected)
+
+
+@pytest.mark.parametrize("order", [1, 2])
+@pytest.mark.parametrize("segments", [[5, 7], [1, 4, 2, 5], [3, 3, 3, 3]])
+def test_banded_exact_respects_segments(order, segments):
+    Y, observed, X = random_problem(3, shape=(12, 10), rank=4)
+    lines = ObservedLines(np.where(observed, Y, 0), observed, 4)
+
+    W = exact_half_step(lines, X, 0.1, 6.0, order, segments)
+
+    expected = dense_exact_solution(
+        Y, observed, X, 0.1, 6.0, segmented_laplacian(segments, order)
+    )
+    assert np.linalg.norm(W - expected) <= 1e-8 * np.linalg.norm(expected)
+
+
+@pytest.mark.parametrize("order", [1, 2])
+def test_banded_exact_float32_close_to_float64(order):
+    Y, observed, X = random_problem(4, shape=(16, 12), rank=3)
+    values = np.where(observed, Y, 0)
+    lines64 = ObservedLines(values, observed, 3)
+    lines32 = ObservedLines(values.astype(np.float32), observed, 3, np.float32)
+
+    W64 = exact_half_step(lines64, X, 0.1, 5.0, order)
+    W32 = exact_half_step(lines32, X.astype(np.float32), 0.1, 5.0, order)
+
+    assert W32.dtype == np.float32
+    assert np.linalg.norm(W32 - W64) <= 1e-4 * np.linalg.norm(W64)
+
+
+@pytest.mark.parametrize("order", [1, 2])
+@pytest.mark.parametrize("shape", [(14, 9), (15, 10)])
+@pytest.mark.parametrize("lam", [0.0, 2.0])
+def test_cg_half_step_segments_match_dense(order, shape, lam):
+    Y, observed, X = random_problem(8, shape=shape, rank=3)
+    rng = np.random.default_rng(1)
+    W = rng.standard_normal((3, shape[0]))
+    segments = [shape[0] // 2, shape[0] - shape[0] // 2]
+    L = segmented_laplacian(segments, order)
+    lines = ObservedLines(np.where(observed, Y, 0), observed, 3)
+
+    fast = cg_half_step(lines, X, W, 0.1, lam, order, segments)
+
+    def operator(V):
+        return X @ ((V.T @ X) * observed).T + 0.1 * V + lam * V @ L
+
+    dense = W.copy()
+    r = X @ (Y * observed).T - operator(dense)
+    p = r.copy()
+    for _ in range(5):
+        Ap = operator(p)
+        alpha = np.sum(r * r) / np.sum(p * Ap)
+        dense = dense + alpha * p
+        r_new = r - alpha * Ap
+        p = r_new + np.sum(r_new * r_new) / np.sum(r * r) * p
+        r = r_new
+    assert np.linalg.norm(fast - dense) <= 1e-8 * np.linalg.norm(dense)
+
+
+def test_svd_start_reaches_lower_error_sooner():
+    rng = np.random.default_rng(6)
+    u, v = np.meshgrid(np.linspace(0, 3, 40), np.linspace(0, 2, 50), indexing="ij")
+    Y = np.sin(u) * np.cos(v) + 0.5
+    mask = rng.random(Y.shape) < 0.8
+
+    def error_after_one_iteration(start):
+        model = SmoothMF(rank=4, lam=1.0, rho=0.01, max_iter=1, start=start,
+                         random_state=0)
+        with pytest.warns(Warning):
+            model.fit(Y, mask)
+        return np.linalg.norm((model.reconstruct() - Y)[mask])
+
+    assert error_after_one_iteration("svd") < error_after_one_iteration("random")
+
+
+@pytest.mark.parametrize("solver", ["exact", "cg"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_svd_start_gives_finite_fit(solver, dtype):
+    rng = np.random.default_rng(2)
+    Y = rng.random((25, 18))
+    mask = rng.random(Y.shape) < 0.7
+    model = SmoothMF(rank=3, max_iter=2, start="svd", solver=solver, dtype=dtype,
+                     random_state=0)
+
+    with pytest.warns(Warning) if solver == "exact" else nullcontext():
+        model.fit(Y, mask)
+
+    assert model.W_.dtype == dtype
+    assert model.W_.shape == (3, 25)
+    assert np.isfinite(model.reconstruct()).all()
+
+
+def test_svd_start_rejects_unknown_name():
+    from mfinpaint.errors import InvalidParameterError
+
+    with pytest.raises(InvalidParameterError, match="start"):
+        SmoothMF(rank=2, start="zeros").fit(np.ones((5, 5)))

@@ -6,6 +6,12 @@ import numpy as np
 
 from .errors import InvalidInputError, InvalidParameterError, SingularSystemError
 
+# Largest accepted rho and lam. Above it the float64 products of the
+# conjugate-gradient solver overflow (measured from lam = 1e120).
+# NOTE: with dtype float32 the solvers can overflow or lose precision at far
+# smaller weights (cg from about 1e15), which ends in SingularSystemError.
+MAX_WEIGHT = 1e100
+
 
 def check_int(name, value, minimum, maximum=None):
     """Return ``value`` as int after checking ``minimum <= value <= maximum``."""
@@ -32,6 +38,50 @@ def check_float(name, value, minimum=0.0, maximum=None, open_max=False):
         bound = "below" if open_max else "at most"
         raise InvalidParameterError(f"{name} must be {bound} {maximum}, got {value}.")
     return value
+
+
+def check_weight(name, value):
+    """Return the penalty weight ``value`` (rho or lam) as a float in [0, MAX_WEIGHT]."""
+    return check_float(name, value, 0.0, MAX_WEIGHT)
+
+
+def check_flag(name, value):
+    """Return ``value`` after checking it is a bool (NumPy bools included)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise InvalidParameterError(f"{name} must be True or False, got {value!r}.")
+    return bool(value)
+
+
+def check_segments(segments, length):
+    """Return ``segments`` as a list of positive ints that add up to ``length``.
+
+    None (one segment of every column) is returned as it is.
+    """
+    if segments is None:
+        return None
+    try:
+        values = list(segments)
+    except TypeError:
+        values = None
+    if values is None or isinstance(segments, str) or not values:
+        raise InvalidParameterError(
+            f"column_segments must be a non-empty sequence of ints, got {segments!r}."
+        )
+    for value in values:
+        check_int("column_segments entry", value, 1)
+    if sum(values) != length:
+        raise InvalidParameterError(
+            f"column_segments {values} add up to {sum(values)}, but Y has {length} "
+            "columns. Give lengths that add up to the number of columns."
+        )
+    return [int(value) for value in values]
+
+
+def check_callback(callback):
+    """Return ``callback`` after checking it is None or callable."""
+    if callback is not None and not callable(callback):
+        raise InvalidParameterError(f"callback must be callable, got {callback!r}.")
+    return callback
 
 
 def check_choice(name, value, choices):
@@ -73,14 +123,59 @@ def check_channel_axis(channel_axis, ndim):
 def check_image_values(values, missing):
     """Check an image in channel-last order against its mask of missing values.
 
-    Observed values must be finite and at least one pixel must be observed.
-    The messages speak of an image, where SmoothMF speaks of a matrix ``Y``.
+    Observed values must be finite and in [0, 1], and at least one pixel must
+    be observed. The messages speak of an image, where SmoothMF speaks of a
+    matrix ``Y``.
     """
+    if values.size == 0:
+        raise InvalidInputError(f"the image is empty, got shape {values.shape}.")
     _check_observed_finite(values, missing, "the image has", "values")
     if missing.all():
         raise InvalidInputError(
             "the mask marks every pixel as missing, so there is nothing to restore "
             "from. Use a mask that keeps some pixels."
+        )
+    _check_unit_range(values[~missing])
+
+
+def _check_unit_range(observed):
+    """Raise InvalidInputError unless float pixel values lie in [0, 1].
+
+    Restored pixels are clipped to [0, 1], so an image on another scale (0 to
+    255, say) would come back with its restored pixels clipped.
+    """
+    low, high = float(observed.min()), float(observed.max())
+    if low < 0.0 or high > 1.0:
+        raise InvalidInputError(
+            f"float images must have values in [0, 1], but the observed pixels "
+            f"range from {low:g} to {high:g}. Scale the image to [0, 1] (divide "
+            "8-bit values by 255) or pass it as uint8 or uint16."
+        )
+
+
+def check_channels_observed(missing, color):
+    """Raise InvalidInputError if a channel that is fitted alone has no observed pixel.
+
+    ``missing`` is the channel-last mask of an image. ``"joint"`` fits all
+    channels together and needs one observed value in any channel. Otherwise
+    every channel is fitted alone, and ``"luma"`` on 3 channels treats a pixel
+    missing in any channel as missing in all of them.
+    """
+    count = missing.shape[-1]
+    if color == "joint" or count == 1:
+        return
+    empty = [c for c in range(count) if missing[..., c].all()]
+    if empty:
+        raise InvalidInputError(
+            f"channel {empty[0]} has no observed pixel, so it cannot be fitted on "
+            "its own. Use color='joint', which fits the channels together, or a "
+            "mask that keeps some pixels of every channel."
+        )
+    if color == "luma" and count == 3 and missing.any(axis=-1).all():
+        raise InvalidInputError(
+            "with color='luma' a pixel missing in any channel is refitted in all "
+            "three, and every pixel is missing in at least one channel. Use "
+            "color='channels' or color='joint'."
         )
 
 
@@ -136,6 +231,10 @@ def check_solvable(missing, rank, rho, lam):
     Without the ridge and smoothing terms, the normal equations of a row (or
     column) have only the Gram matrix of its observed entries, which is
     singular when the line has fewer than ``rank`` observed entries.
+
+    NOTE: with rho = 0 and lam > 0 such lines pass this check, but the system
+    can be so ill-conditioned that the estimate at missing entries is far
+    outside the data (1e47 at rank 20 on a 20 x 20 matrix, 30 % missing).
     """
     if rho > 0 or lam > 0:
         return

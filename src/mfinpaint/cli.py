@@ -57,6 +57,16 @@ def _positive_int(text):
     return value
 
 
+def _seed(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid integer {text!r}") from None
+    if not 0 <= value <= 2**32 - 1:
+        raise argparse.ArgumentTypeError(f"must be from 0 to {2**32 - 1}, got {value}")
+    return value
+
+
 def _number_list(kind):
     def parse(text):
         try:
@@ -103,7 +113,7 @@ def add_model_options(parser):
         help="choose rank, λ, ρ and order by the error on 8%% of the observed "
         "pixels held out, then fit all of them",
     )
-    group.add_argument("--seed", type=int, default=1, help="seed of the mask and the start")
+    group.add_argument("--seed", type=_seed, default=1, help="seed of the mask and the start")
 
 
 def model_params(args):
@@ -165,7 +175,7 @@ def _build_parser():
     command.add_argument("--lams", type=_number_list(float), default=[10.0, 1e-10])
     command.add_argument("--rho", type=float, default=0.1)
     command.add_argument("--missing-rate", type=float, default=0.9)
-    command.add_argument("--seed", type=int, default=1)
+    command.add_argument("--seed", type=_seed, default=1)
     command.add_argument("--max-iter", type=_positive_int, default=100)
     command.add_argument("--solver", choices=("cg", "exact"), default="cg")
     command.add_argument(
@@ -216,7 +226,14 @@ def _load_mask(args, image, color):
     """Return the bool mask of missing pixels and whether it came from alpha."""
     shape = color.shape[:2]
     if args.missing_rate is not None:
-        return random_mask(shape, args.missing_rate, args.seed)
+        mask = random_mask(shape, args.missing_rate, args.seed)
+        if mask.all():
+            raise UsageError(
+                f"--missing-rate {args.missing_rate:g} hides every pixel of "
+                f"{str(args.input)!r}, so there is nothing to restore from; use a "
+                "lower rate."
+            )
+        return mask
     if args.mask is not None:
         mask = mask_from_image(read_image(args.mask, max_pixels=args.max_pixels))
         if mask.shape != shape:
@@ -445,9 +462,9 @@ def main(argv=None):
     their traceback.
     """
     logging.basicConfig(level=logging.WARNING, format="mfinpaint: %(message)s")
-    # tifffile logs a warning for each damaged tag, and read_image reports the
-    # failure itself.
-    logging.getLogger("tifffile").setLevel(logging.ERROR)
+    # tifffile logs a warning or an error for each damaged tag, and read_image
+    # reports the failure itself in one line.
+    logging.getLogger("tifffile").setLevel(logging.CRITICAL)
     parser = _build_parser()
     started = time.perf_counter()
     try:

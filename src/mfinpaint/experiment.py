@@ -15,7 +15,7 @@ import numpy as np
 from skimage import data as skdata
 from skimage.color import rgb2gray
 
-from ._validation import check_choice, check_float, check_int
+from ._validation import check_choice, check_float, check_int, check_weight
 from .errors import InvalidInputError, InvalidParameterError
 from .inpaint import image_to_float
 from .metrics import psnr, rse, ssim
@@ -76,8 +76,8 @@ def _check_settings(ranks, lams, rho, missing_rate, seed, max_iter, solver):
     for rank in ranks:
         check_int("rank", rank, 1)
     for lam in lams:
-        check_float("lam", lam)
-    check_float("rho", rho)
+        check_weight("lam", lam)
+    check_weight("rho", rho)
     check_float("missing_rate", missing_rate, 0.0, 1.0, open_max=True)
     check_int("seed", seed, 0, 2**32 - 1)
     check_int("max_iter", max_iter, 1)
@@ -129,6 +129,7 @@ def run_experiment(
         )
     for rank in ranks:
         check_int("rank", rank, 1, min(truth.shape))
+    _check_mask(np.random.RandomState(seed).rand(*truth.shape) < missing_rate, missing_rate)
 
     runs = []
     for lam in lams:
@@ -139,6 +140,20 @@ def run_experiment(
                 _run_one(truth, mask, stream, rank, lam, rho, max_iter, solver, verbose)
             )
     return truth, mask, runs
+
+
+def _check_mask(mask, missing_rate):
+    """Raise InvalidParameterError unless the mask hides some pixels and keeps some."""
+    if not mask.any():
+        raise InvalidParameterError(
+            f"missing_rate={missing_rate} hides no pixel, so there is nothing to "
+            "restore or score. Use a rate above 0, such as the published 0.9."
+        )
+    if mask.all():
+        raise InvalidParameterError(
+            f"missing_rate={missing_rate} hides every pixel of this image, so "
+            "there is nothing to fit. Use a lower rate."
+        )
 
 
 def _run_one(truth, mask, stream, rank, lam, rho, max_iter, solver, verbose):

@@ -6,7 +6,13 @@ import warnings
 
 import numpy as np
 
-from ._validation import check_channel_axis, check_choice, check_image_values
+from ._validation import (
+    check_channel_axis,
+    check_channels_observed,
+    check_choice,
+    check_flag,
+    check_image_values,
+)
 from .colorspace import rgb_to_ycbcr, ycbcr_to_rgb
 from .errors import ConvergenceWarning, InvalidInputError, InvalidParameterError
 from .model import SmoothMF
@@ -250,6 +256,9 @@ def inpaint(
     ((64, 64), 'float64')
     """
     check_choice("color", color, COLOR_MODES)
+    for name, flag in [("keep_observed", keep_observed), ("auto", auto),
+                       ("verbose", verbose), ("return_info", return_info)]:
+        check_flag(name, flag)
     tuned_names = sorted(set(model_params) & {"rank", "lam", "rho", "order"})
     if auto and tuned_names:
         raise InvalidParameterError(
@@ -274,6 +283,7 @@ def inpaint(
         channels = np.moveaxis(values, channel_axis, -1)
     mask = _check_mask(mask, channels, channel_axis)
     check_image_values(channels, mask)
+    check_channels_observed(mask, color)
 
     start = time.perf_counter()
     if not mask.any():

@@ -8,9 +8,12 @@ the target folder that is renamed over the target only when complete.
 
 import contextlib
 import io
+import logging
 import os
 import struct
+import sys
 import tempfile
+import threading
 import warnings
 import zlib
 from pathlib import Path
@@ -31,6 +34,8 @@ __all__ = [
     "detect_format",
     "format_from_suffix",
 ]
+
+log = logging.getLogger(__name__)
 
 # Images above this many pixels are rejected before they are decoded, a
 # defence against decompression bombs. About 100 megapixels.
@@ -107,7 +112,8 @@ def read_image(path, *, max_pixels=DEFAULT_MAX_PIXELS):
         ``uint8`` or ``uint16`` (``float32`` for floating-point TIFF). Palette
         images are expanded to RGB, or RGBA when they have transparency. An
         EXIF orientation tag (JPEG, PNG, TIFF read by Pillow) is applied, so the
-        array is upright as a viewer shows it.
+        array is upright as a viewer shows it. Of a TIFF with several pages
+        only the first is read, with a logged warning.
 
     Raises
     ------
@@ -115,7 +121,8 @@ def read_image(path, *, max_pixels=DEFAULT_MAX_PIXELS):
         The file is missing, a folder, empty, not in a supported format, or
         truncated or corrupt. The message names the file.
     InvalidInputError
-        The image has more than ``max_pixels`` pixels or unsupported samples.
+        The image has more than ``max_pixels`` pixels, unsupported samples, or
+        other than 1 to 4 samples per pixel.
     """
     path = Path(path)
     data = _read_bytes(path)
@@ -140,7 +147,42 @@ def read_image(path, *, max_pixels=DEFAULT_MAX_PIXELS):
             f"cannot decode {str(path)!r} as {kind}: {error}. The file may be "
             "truncated or corrupt."
         ) from error
+    _check_layout(image, path)
     return image
+
+
+def _check_layout(image, path):
+    """Raise InvalidInputError unless ``image`` is gray, gray-alpha, RGB or RGBA."""
+    if image.ndim == 2 or (image.ndim == 3 and image.shape[2] in (1, 2, 3, 4)):
+        return
+    raise InvalidInputError(
+        f"{str(path)!r} has samples of shape {image.shape}; only gray, gray with "
+        "alpha, RGB and RGBA images (1 to 4 samples per pixel) are supported."
+    )
+
+
+@contextlib.contextmanager
+def _native_stderr_discarded():
+    """Discard what C code writes to file descriptor 2 while the body runs.
+
+    libtiff, which Pillow uses for compressed TIFF, prints its warnings and
+    errors there ("Using code not yet in table."), and read_image raises its
+    own error instead. The redirection is process-wide, so it is done only
+    while no other thread runs, whose output it would swallow.
+    """
+    if threading.active_count() > 1:
+        yield
+        return
+
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as sink:
+            os.dup2(sink.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def _read_bytes(path):
@@ -185,10 +227,15 @@ def _read_png16(data, path, max_pixels):
 
 def _read_tiff(data, path, max_pixels):
     with tifffile.TiffFile(io.BytesIO(data)) as tif:
+        if len(tif.pages) > 1:
+            log.warning(
+                "%r has %d pages; only the first is read", str(path), len(tif.pages)
+            )
         page = tif.pages[0]
         _check_pixels(path, page.imagelength, page.imagewidth, max_pixels)
         if not _tifffile_decodes(page):
-            return _read_with_pillow(data, path, max_pixels)
+            with _native_stderr_discarded():
+                return _read_with_pillow(data, path, max_pixels)
         image = page.asarray()
     if image.dtype.kind == "f":
         return image.astype(np.float32)

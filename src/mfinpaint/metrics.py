@@ -44,6 +44,8 @@ def rse(truth, estimate, mask=None):
                 f"mask shape {mask.shape} does not match image shape {truth.shape}."
             )
         truth, estimate = truth[mask], estimate[mask]
+    if truth.size == 0:
+        raise InvalidInputError("the mask selects no entry, so RSE is undefined.")
     norm = np.linalg.norm(truth)
     if norm == 0:
         raise InvalidInputError("the truth is zero on the scored entries; RSE is undefined.")

@@ -7,14 +7,18 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import ndimage
 from tqdm.auto import tqdm
 
 from ._validation import (
+    check_callback,
     check_choice,
     check_float,
     check_int,
     check_matrix_and_mask,
+    check_segments,
     check_solvable,
+    check_weight,
 )
 from .difference import smoothing_penalty
 from .errors import ConvergenceWarning, InvalidParameterError, SingularSystemError
@@ -38,15 +42,17 @@ class FitProgress:
 
 
 def _make_generator(random_state):
-    if random_state is None or isinstance(random_state, numbers.Integral):
-        if isinstance(random_state, bool):
-            raise InvalidParameterError(f"invalid random_state {random_state!r}.")
-        return np.random.default_rng(random_state)
     if isinstance(random_state, (np.random.Generator, np.random.RandomState)):
         return random_state
+    if random_state is None or (
+        isinstance(random_state, numbers.Integral)
+        and not isinstance(random_state, bool)
+        and random_state >= 0
+    ):
+        return np.random.default_rng(random_state)
     raise InvalidParameterError(
-        "random_state must be None, an int, a numpy Generator or RandomState, "
-        f"got {random_state!r}."
+        "random_state must be None, a non-negative int, a numpy Generator or "
+        f"RandomState, got {random_state!r}."
     )
 
 
@@ -56,6 +62,47 @@ def _non_finite_error(solver, iteration):
         f"{solver!r} solver: the normal equations are singular or Y is badly "
         "scaled. Use rho > 0 or lam > 0, or scale Y to values near 1."
     )
+
+
+def _truncated_svd_factors(A, rank, rng, power_iterations=2, oversampling=10):
+    """Return ``(W, X)`` with ``W.T @ X`` near the best rank-``rank`` fit of ``A``.
+
+    A randomized range finder: ``A`` times Gaussian vectors, orthonormalized
+    and refined by power iterations, spans nearly the top singular vectors,
+    and the SVD of the small projection ``Q.T @ A`` gives them. This costs
+    ``O(M N (rank + oversampling))`` in place of a full SVD's
+    ``O(M N min(M, N))``. The singular values are split evenly between the
+    two factors.
+    """
+    width = min(rank + oversampling, min(A.shape))
+    Q, _ = np.linalg.qr(A @ rng.standard_normal((A.shape[1], width)))
+    for _ in range(power_iterations):
+        Q, _ = np.linalg.qr(A.T @ Q)
+        Q, _ = np.linalg.qr(A @ Q)
+    U, S, Vt = np.linalg.svd(Q.T @ A, full_matrices=False)
+    root = np.sqrt(S[:rank])
+    return (Q @ U[:, :rank] * root).T, root[:, None] * Vt[:rank]
+
+
+def _svd_start(Y, observed, rank, rng):
+    """Return starting factors from a truncated SVD of a smoothed fill of ``Y``.
+
+    Missing entries are filled by normalized Gaussian convolution of the
+    observed ones, with a width of about half their mean spacing. The fill
+    runs in float32 with the kernel cut at 3 widths, which halves its cost
+    and only has to be good enough to start from.
+    """
+    sigma = 0.5 / np.sqrt(max(observed.mean(), 1e-6))
+    values = np.where(observed, Y, 0).astype(np.float32)
+    smoothed = ndimage.gaussian_filter(values, sigma, mode="nearest", truncate=3.0)
+    weights = ndimage.gaussian_filter(
+        observed.astype(np.float32), sigma, mode="nearest", truncate=3.0
+    )
+    mean = np.float32(values.sum(dtype=np.float64) / max(observed.sum(), 1))
+    filled = np.divide(
+        smoothed, weights, out=np.full_like(smoothed, mean), where=weights > 1e-6
+    )
+    return _truncated_svd_factors(np.where(observed, values, filled), rank, rng)
 
 
 def _check_init(init, rank, shape, dtype):
@@ -117,9 +164,16 @@ class SmoothMF:
     tol : float, default=1e-5
         The exact solver stops when the relative decrease of the objective in
         one iteration falls below ``tol``.
+    start : {"random", "svd"}, default="random"
+        Initial factors when :meth:`fit` gets no ``init``. ``"random"`` is
+        the published start, ``0.01`` times standard normal draws, ``W``
+        first and then ``X``. ``"svd"`` takes a truncated SVD of ``Y`` with
+        its missing entries filled by a Gaussian-weighted mean of the
+        observed ones. From there the exact solver reaches a given error in
+        fewer iterations (measured in ``docs/benchmarks.md``).
     random_state : int, numpy Generator or RandomState, default=None
-        Source of the initial factors, ``0.01`` times standard normal draws,
-        ``W`` first and then ``X``.
+        Source of the random initial factors, or of the random sketch of the
+        truncated SVD.
     dtype : {numpy.float64, numpy.float32}, default=numpy.float64
         Floating type of the factors and of the work arrays.
     verbose : bool, default=False
@@ -157,6 +211,7 @@ class SmoothMF:
         solver="exact",
         max_iter=100,
         tol=1e-5,
+        start="random",
         random_state=None,
         dtype=np.float64,
         verbose=False,
@@ -168,6 +223,7 @@ class SmoothMF:
         self.solver = solver
         self.max_iter = max_iter
         self.tol = tol
+        self.start = start
         self.random_state = random_state
         self.dtype = dtype
         self.verbose = verbose
@@ -175,7 +231,7 @@ class SmoothMF:
     def get_params(self):
         """Return the constructor parameters as a dict."""
         names = ("rank", "rho", "lam", "order", "solver", "max_iter", "tol")
-        names += ("random_state", "dtype", "verbose")
+        names += ("start", "random_state", "dtype", "verbose")
         return {name: getattr(self, name) for name in names}
 
     def set_params(self, **params):
@@ -192,12 +248,14 @@ class SmoothMF:
     def _check_params(self, shape):
         M, N = shape
         check_int("rank", self.rank, 1, min(M, N))
-        check_float("rho", self.rho)
-        check_float("lam", self.lam)
+        check_weight("rho", self.rho)
+        check_weight("lam", self.lam)
         check_choice("order", self.order, (1, 2))
         check_choice("solver", self.solver, ("exact", "cg"))
         check_int("max_iter", self.max_iter, 1)
         check_float("tol", self.tol)
+        check_choice("start", self.start, ("random", "svd"))
+        _make_generator(self.random_state)
         try:
             dtype = np.dtype(self.dtype)
         except TypeError:
@@ -225,8 +283,8 @@ class SmoothMF:
             independently, for example one block per color channel.
         init : tuple of ndarray (W, X), optional
             Starting factors of shapes (rank, M) and (rank, N), for example
-            from a fit with nearby parameters. By default they are drawn from
-            ``random_state``.
+            from a fit with nearby parameters. By default they follow
+            ``start``.
 
         Returns
         -------
@@ -238,14 +296,19 @@ class SmoothMF:
         rank, order = int(self.rank), int(self.order)
         rho, lam = float(self.rho), float(self.lam)
         check_solvable(missing, rank, rho, lam)
+        check_callback(callback)
+        column_segments = check_segments(column_segments, Y.shape[1])
 
         # Index the observed entries once, by rows for W and by columns for X.
         observed = ~missing
-        Y0 = np.where(observed, Y, 0).astype(dtype)
+        Y0 = np.where(observed, Y, 0).astype(dtype, copy=False)
         rows = ObservedLines(Y0, observed, rank, dtype)
         columns = ObservedLines(Y0.T, observed.T, rank, dtype)
 
-        if init is None:
+        if init is None and self.start == "svd":
+            rng = _make_generator(self.random_state)
+            W, X = (V.astype(dtype) for V in _svd_start(Y0, observed, rank, rng))
+        elif init is None:
             rng = _make_generator(self.random_state)
             W = (0.01 * rng.standard_normal((rank, Y.shape[0]))).astype(dtype)
             X = (0.01 * rng.standard_normal((rank, Y.shape[1]))).astype(dtype)

@@ -3,7 +3,7 @@
 An image row ``i`` sees the factor columns ``x_j`` of its observed entries
 ``j``. For each such line the solvers need the Gram block
 ``G_i = sum_j x_j x_j.T``, the right-hand side ``b_i = sum_j y_ij x_j`` and
-masked products. :class:`ObservedLines` stores, for every line, the indices
+the residual on the observed entries. :class:`ObservedLines` stores, for every line, the indices
 and values of its observed entries padded to a common length inside chunks of
 lines with similar counts, so that each product is a few batched BLAS calls
 and the work is ``O(|Omega| R)`` or ``O(|Omega| R**2)``, not ``O(M N R)``.
@@ -13,8 +13,12 @@ import numpy as np
 
 __all__ = ["ObservedLines"]
 
-# Elements of one gathered chunk (lines x padded entries x rank).
-_CHUNK_ELEMENTS = 1 << 22
+# Elements of one gathered chunk (lines x padded entries x rank). At 2**18
+# (2 MiB in float64) a chunk stays in cache between the gather and the
+# products: Gram blocks at rank 50 on a 512 x 512 image with 90% missing
+# took 7 ms per call against 21 ms at 2**22 (one OpenBLAS thread, 2-core
+# AMD EPYC). The best size depends on the cache of the machine.
+_CHUNK_ELEMENTS = 1 << 18
 
 
 class ObservedLines:
@@ -65,11 +69,11 @@ class ObservedLines:
         values[rows, positions] = Y[lines][rows, cols]
         return lines, index, values
 
-    def _gather(self, F, index):
-        rank = F.shape[0]
-        padded = np.zeros((self.n_other + 1, rank), dtype=F.dtype)
+    def _padded(self, F):
+        """Return ``F.T`` with an extra zero row, where padding indices point."""
+        padded = np.zeros((self.n_other + 1, F.shape[0]), dtype=F.dtype)
         padded[:-1] = F.T
-        return padded[index]
+        return padded
 
     def gram(self, F):
         """Return ``G`` of shape (n_lines, R, R) and ``B`` of shape (n_lines, R).
@@ -80,39 +84,20 @@ class ObservedLines:
         rank = F.shape[0]
         G = np.empty((self.n_lines, rank, rank), dtype=F.dtype)
         B = np.empty((self.n_lines, rank), dtype=F.dtype)
+        padded = self._padded(F)
         for lines, index, values in self.chunks:
-            Fg = self._gather(F, index)
+            Fg = np.take(padded, index, axis=0)
             Ft = Fg.transpose(0, 2, 1)
             G[lines] = Ft @ Fg
             B[lines] = (Ft @ values[..., None])[..., 0]
         return G, B
 
-    def rhs(self, F):
-        """Return ``B`` of shape (n_lines, R) with ``B[i] = sum_j y_ij f_j``."""
-        B = np.empty((self.n_lines, F.shape[0]), dtype=F.dtype)
-        for lines, index, values in self.chunks:
-            Fg = self._gather(F, index)
-            B[lines] = (Fg.transpose(0, 2, 1) @ values[..., None])[..., 0]
-        return B
-
-    def normal_product(self, F, V):
-        """Return ``P[i] = sum_j (v_i . f_j) f_j``, shape (n_lines, R).
-
-        This is the data part of the normal-equation operator for the factor
-        ``V`` (shape R x n_lines) with ``F`` fixed.
-        """
-        P = np.empty((self.n_lines, F.shape[0]), dtype=F.dtype)
-        for lines, index, _ in self.chunks:
-            Fg = self._gather(F, index)
-            predicted = Fg @ V[:, lines].T[..., None]
-            P[lines] = (Fg.transpose(0, 2, 1) @ predicted)[..., 0]
-        return P
-
     def residual_sum_of_squares(self, F, V):
         """Return ``sum (y_ij - v_i . f_j)**2`` over the observed entries."""
         total = 0.0
+        padded = self._padded(F)
         for lines, index, values in self.chunks:
-            Fg = self._gather(F, index)
+            Fg = np.take(padded, index, axis=0)
             predicted = (Fg @ V[:, lines].T[..., None])[..., 0]
             residual = values - predicted
             total += float(np.vdot(residual, residual))

@@ -18,8 +18,8 @@ import numpy as np
 from scipy import ndimage
 
 from ._validation import check_choice, check_float, check_int, check_matrix_and_mask
-from .errors import ConvergenceWarning, InvalidInputError
-from .model import SmoothMF
+from .errors import ConvergenceWarning, InvalidInputError, InvalidParameterError
+from .model import SmoothMF, _make_generator
 
 __all__ = [
     "tune", "TuningResult", "smoothed_fill", "svd_factors", "initial_factors",
@@ -198,12 +198,15 @@ def _holdout_order(missing, pattern, rng):
 def _split_holdout(missing, fraction, pattern, rng):
     """Return the training mask and the (rows, cols) of the held-out entries."""
     observed_count = int((~missing).sum())
-    count = int(round(fraction * observed_count))
-    if count < 1 or count >= observed_count:
+    if observed_count < 2:
         raise InvalidInputError(
-            f"holdout={fraction} leaves {count} of {observed_count} observed entries "
-            "to score on; observe more entries or change holdout."
+            f"tuning needs at least 2 observed entries, one to fit and one to "
+            f"score on, but there are {observed_count}. Choose rank, lam, rho and "
+            "order yourself (auto=False, or no --auto)."
         )
+    # At least one entry is held out and at least one is kept, so that small
+    # images can be tuned too.
+    count = min(max(int(round(fraction * observed_count)), 1), observed_count - 1)
     picked = np.sort(_holdout_order(missing, pattern, rng)[:count])
     rows, cols = np.unravel_index(picked, missing.shape)
     train_missing = missing.copy()
@@ -388,6 +391,8 @@ def tune(
     Y, missing = check_matrix_and_mask(Y, mask)
     Y = np.asarray(Y, dtype=np.float64)
     holdout = check_float("holdout", holdout, 0.0, 0.5)
+    if holdout == 0.0:
+        raise InvalidParameterError("holdout must be above 0, got 0.0.")
     check_choice("holdout_pattern", holdout_pattern, HOLDOUT_PATTERNS)
     smallest = min(Y.shape)
     start_rank = min(check_int("start_rank", start_rank, 1), smallest)
@@ -395,9 +400,12 @@ def tune(
         max_rank = default_max_rank(missing)
     max_rank = max(min(check_int("max_rank", max_rank, 1), smallest), start_rank)
     max_iter = check_int("max_iter", max_iter, 1)
+    orders = list(orders)
+    if not orders:
+        raise InvalidParameterError("orders must name at least one order, 1 or 2.")
     for order in orders:
         check_int("order", order, 1, 2)
-    rng = np.random.default_rng(random_state)
+    rng = _make_generator(random_state)
     started = time.perf_counter()
 
     if holdout_pattern == "auto":
