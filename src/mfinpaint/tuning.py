@@ -1,12 +1,12 @@
 """Automatic choice of ``order``, ``lam``, ``rho`` and ``rank`` by held-out error.
 
-A part of the observed entries, shaped like the missing ones, is hidden;
-models are fitted on the rest and scored by the relative error on the
-hidden part. The search is coarse to fine on a log scale: smoothing order
-and ``lam`` at a low rank, then ``rho``, then the rank raised while the
-held-out error keeps falling, and last the number of iterations. Every fit
-starts from a truncated SVD of a smoothed fill, which is close enough that
-one exact ALS iteration ranks the settings.
+A part of the observed entries is hidden, in holes shaped like the missing
+ones when those are clustered. Models are fitted on the rest and scored by
+the relative error on the hidden part. The search is coarse to fine on a
+log scale: smoothing order and ``lam`` at a low rank, then ``rho``, the
+number of iterations, and the rank raised while the held-out error keeps
+falling. Every fit starts from a truncated SVD of a smoothed fill, which
+is close enough that one exact ALS iteration ranks the settings.
 """
 
 import logging
@@ -326,8 +326,9 @@ def tune(
 
     1. for each order, ``lam`` on the grid ``COARSE_LAMS[order]`` at
        ``start_rank`` with ``rho = START_RHO``, plus one step of
-       ``LAM_STEP`` beyond the grid when its best value is at an end; then
-       ``rho`` 10 times smaller and larger. Each fit runs one iteration;
+       ``LAM_STEP`` beyond the grid when its best value is at an end.
+       Then ``rho`` 10 times smaller and larger. Each fit runs one
+       iteration;
     2. the best fit continued while its error falls, up to ``max_iter``
        iterations in all;
     3. the rank doubled, with ``lam`` kept and divided by ``LAM_STEP``,
