@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
-from .errors import InvalidInputError, MfinpaintError
+from .errors import MfinpaintError
 from .experiment import run_experiment
 from .inpaint import COLOR_MODES, DEFAULT_PARAMS, image_to_float, inpaint
 from .io import (
@@ -29,7 +29,7 @@ from .io import (
     write_image,
 )
 from .masks import mask_from_alpha, mask_from_image, random_mask
-from .metrics import psnr, rse, ssim
+from .metrics import restoration_scores
 from .plotting import save_convergence_figure, save_restoration_figure
 
 log = logging.getLogger("mfinpaint")
@@ -236,24 +236,6 @@ def _load_mask(args, image, color):
     )
 
 
-def _scores(reference, restored, mask):
-    """Return RSE, PSNR and SSIM, with None for a score that is undefined."""
-    scores = {"rse": None, "psnr": None, "ssim": None}
-    if mask.any():
-        scores["rse"] = rse(reference, restored, mask)
-    else:
-        log.info("RSE is not computed because no pixel is missing")
-    if np.array_equal(reference, restored):
-        log.info("PSNR is not computed because the image equals the reference")
-    else:
-        scores["psnr"] = psnr(reference, restored)
-    try:
-        scores["ssim"] = ssim(reference, restored)
-    except InvalidInputError as error:
-        log.info("SSIM is not computed: %s", error)
-    return scores
-
-
 def _format_scores(scores):
     """Return the scores as one line, with n/a for an undefined score."""
 
@@ -321,7 +303,7 @@ def run_inpaint(args):
         color, mask, channel_axis=channel_axis, color=args.color, auto=args.auto,
         verbose=not args.quiet, return_info=True, **params,
     )
-    scores = _scores(reference, restored, mask) if reference is not None else {}
+    scores = restoration_scores(reference, restored, mask) if reference is not None else {}
 
     if alpha is not None:
         # Restored pixels become opaque; the others keep their alpha.
