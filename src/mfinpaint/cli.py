@@ -174,8 +174,8 @@ def _build_parser():
     )
     command.add_argument(
         "--overlap", type=int,
-        help="pixels that neighbouring tiles share, blended smoothly (default "
-        f"{DEFAULT_OVERLAP}, at most TILE/4)",
+        help="pixels that neighbouring tiles share, blended smoothly (at most "
+        f"TILE/4; default {DEFAULT_OVERLAP} or TILE/4 if smaller)",
     )
     _add_cluster_options(command)
     add_model_options(command)
@@ -437,11 +437,9 @@ def _restore_function(args):
             options = ", ".join("--" + name for name in tile_options)
             raise UsageError(f"the options {options} need --tile; add --tile SIZE.")
         return inpaint
-    overlap = DEFAULT_OVERLAP if args.overlap is None else args.overlap
-
     def restore(*positional, **keywords):
         return inpaint_tiled(
-            *positional, tile=args.tile, overlap=overlap,
+            *positional, tile=args.tile, overlap=args.overlap,
             scheduler=args.scheduler, workers=args.workers, **keywords,
         )
 

@@ -81,7 +81,7 @@ def inpaint_tiled(
     mask,
     *,
     tile=DEFAULT_TILE,
-    overlap=DEFAULT_OVERLAP,
+    overlap=None,
     channel_axis=None,
     keep_observed=True,
     color="luma",
@@ -108,10 +108,11 @@ def inpaint_tiled(
         ``auto``, each tile chooses its own rank, λ, ρ and order.
     tile : int, default=1024
         Maximum height and width of a tile in pixels, at least 16.
-    overlap : int, default=64
+    overlap : int, optional
         Width in pixels of the band that neighbouring tiles share, at most
         ``tile // 4``. An odd value is rounded up to the next even one.
-        0 cuts the image into tiles that only touch.
+        0 cuts the image into tiles that only touch. Default:
+        ``min(DEFAULT_OVERLAP, tile // 4)``, 64 pixels for tiles of 256 or more.
     client, scheduler, workers
         Where the tiles run; see :func:`~mfinpaint.cluster.dask_client`.
         Default: a local cluster on 127.0.0.1 with a worker per CPU. An
@@ -149,6 +150,8 @@ def inpaint_tiled(
     (40, 60)
     """
     tile = check_int("tile", tile, MIN_TILE)
+    if overlap is None:
+        overlap = min(DEFAULT_OVERLAP, tile // 4)
     overlap = check_int("overlap", overlap, 0)
     if overlap > tile // 4:
         # Wider bands would let the two bands of a tile overlap each other.
@@ -171,7 +174,7 @@ def inpaint_tiled(
     tiles = _tile_slices(grid, depth)
     if len(tiles) == 1:
         log.info(
-            "the image fits in one tile of %d x %d pixels, so it is fitted without Dask",
+            "the image fits in one %d x %d tile, so it is fitted without Dask",
             tile,
             tile,
         )
