@@ -17,15 +17,17 @@ from mfinpaint import (
     InvalidInputError,
     InvalidParameterError,
     inpaint,
+    inpaint_batch,
+    inpaint_tiled,
     psnr,
     random_mask,
 )
-from mfinpaint.batch import SUMMARY_NAME, _locked_folder, collect_inputs, inpaint_batch
+from mfinpaint.batch import SUMMARY_NAME, _locked_folder, collect_inputs
 from mfinpaint.cli import main
 from mfinpaint.cluster import dask_client
 from mfinpaint.errors import ClusterError
 from mfinpaint.io import read_image, write_image
-from mfinpaint.tiles import blend_weights, inpaint_tiled, tile_sizes
+from mfinpaint.tiles import blend_weights, tile_sizes
 
 pytestmark = pytest.mark.filterwarnings("ignore::mfinpaint.ConvergenceWarning")
 
