@@ -42,7 +42,7 @@ from mfinpaint.batch import inpaint_batch
 from mfinpaint.cluster import dask_client
 from mfinpaint.io import write_image
 from mfinpaint.metrics import psnr
-from mfinpaint.tiles import inpaint_tiled, tile_sizes
+from mfinpaint.tiles import inpaint_tiled, seam_errors, tile_sizes
 
 ROOT = Path(__file__).resolve().parents[1]
 PHOTOS = ("astronaut", "camera", "coffee", "chelsea", "rocket", "immunohistochemistry")
@@ -131,35 +131,6 @@ def mosaic(side):
     return np.vstack(rows)
 
 
-def seam_measures(estimate, truth, mask, tile, overlap):
-    """Return the band and cut-line errors of a tiled estimate over the interior ones.
-
-    Band: RMSE of the missing pixels in the bands that tiles share, over the
-    RMSE of the other missing pixels. Cut: mean |Δestimate - Δtruth| across
-    the lines where tiles are cut, over the same across the other lines.
-    """
-    bands = np.zeros(truth.shape, dtype=bool)
-    at_cuts, elsewhere = [], []
-    for axis, size in enumerate(truth.shape):
-        cuts = np.cumsum(tile_sizes(size, tile, overlap))[:-1] - 1
-        for line in cuts:
-            index = [slice(None), slice(None)]
-            index[axis] = slice(line + 1 - overlap // 2, line + 1 + overlap // 2)
-            bands[tuple(index)] = True
-        error = np.abs(np.diff(estimate, axis=axis) - np.diff(truth, axis=axis))
-        per_line = error.mean(axis=1 - axis)
-        other = np.ones(per_line.size, dtype=bool)
-        other[cuts] = False
-        at_cuts.append(per_line[cuts])
-        elsewhere.append(per_line[other])
-    squared = (estimate - truth) ** 2
-    band = np.sqrt(squared[bands & mask].mean()) / np.sqrt(
-        squared[~bands & mask].mean()
-    )
-    cut = np.concatenate(at_cuts).mean() / np.concatenate(elsewhere).mean()
-    return round(float(band), 3), round(float(cut), 3)
-
-
 def measure_tiles(side, tile):
     """Return time and PSNR of the untiled and the tiled fit of a side x side mosaic."""
     truth = mosaic(side)
@@ -186,7 +157,7 @@ def measure_tiles(side, tile):
         tiled_seconds = time.perf_counter() - started
         tiled_load.append(os.getloadavg()[0])
 
-    band, cut = seam_measures(tiled, truth, mask, tile, OVERLAP)
+    errors = seam_errors(tiled, truth, mask, tile, OVERLAP)
     # A cut on a border between two photographs would mix the sharp edge of
     # the mosaic into the cut-line measure.
     cuts = np.cumsum(tile_sizes(side, tile, OVERLAP))[:-1]
@@ -199,8 +170,12 @@ def measure_tiles(side, tile):
         "untiled_psnr": round(psnr(truth, untiled), 2),
         "tiled_seconds": round(tiled_seconds, 1),
         "tiled_psnr": round(psnr(truth, tiled), 2),
-        "band_to_interior_rmse": band,
-        "cut_to_other_gradient_error": cut,
+        "band_to_interior_rmse": round(
+            errors["band_rmse"] / errors["interior_rmse"], 3
+        ),
+        "cut_to_other_gradient_error": round(
+            errors["cut_gradient_error"] / errors["other_gradient_error"], 3
+        ),
         "cut_on_photo_border": bool(np.any(cuts % (side // 4) == 0)),
         "untiled_load_average": [round(value, 1) for value in untiled_load],
         "tiled_load_average": [round(value, 1) for value in tiled_load],

@@ -27,7 +27,7 @@ from mfinpaint.cli import main
 from mfinpaint.cluster import dask_client
 from mfinpaint.errors import ClusterError
 from mfinpaint.io import read_image, write_image
-from mfinpaint.tiles import blend_weights, tile_sizes
+from mfinpaint.tiles import blend_weights, seam_errors, tile_sizes
 
 pytestmark = pytest.mark.filterwarnings("ignore::mfinpaint.ConvergenceWarning")
 
@@ -460,6 +460,22 @@ def test_blend_weights_sum_to_one():
     assert middle[0] > 0
 
 
+def test_seam_errors_find_step():
+    truth = photo((100, 120))
+    mask = np.ones(truth.shape, dtype=bool)
+    cut = np.cumsum(tile_sizes(120, 64, 16))[0]
+    stepped = truth.copy()
+    stepped[:, cut:] += 0.05
+
+    smooth = seam_errors(truth + 0.05, truth, mask, 64, 16)
+    seam = seam_errors(stepped, truth, mask, 64, 16)
+
+    assert smooth["cut_gradient_error"] == pytest.approx(0.0, abs=1e-12)
+    assert seam["cut_gradient_error"] > 10 * seam["other_gradient_error"]
+    assert smooth["band_rmse"] == pytest.approx(0.05)
+    assert smooth["interior_rmse"] == pytest.approx(0.05)
+
+
 def test_inpaint_tiled_rejects_bad_options():
     image = photo((64, 64))
     mask = random_mask(image.shape, 0.5, seed=0)
@@ -511,40 +527,6 @@ def test_tiled_color_keeps_observed(client):
     assert psnr(image, restored) > 20
 
 
-def cut_lines(shape, tile, overlap):
-    """Return, per axis, each k whose line pair (k, k + 1) a tile cut splits."""
-    return [np.cumsum(tile_sizes(size, tile, overlap))[:-1] - 1 for size in shape]
-
-
-def band_mask(shape, tile, overlap):
-    """Return True on the bands that neighbouring tiles share."""
-    bands = np.zeros(shape, dtype=bool)
-    for axis, lines in enumerate(cut_lines(shape, tile, overlap)):
-        for line in lines:
-            index = [slice(None), slice(None)]
-            index[axis] = slice(line + 1 - overlap // 2, line + 1 + overlap // 2)
-            bands[tuple(index)] = True
-    return bands
-
-
-def gradient_error_ratio(estimate, truth, lines):
-    """Return the mean gradient error across the cut lines over that across the others.
-
-    The gradient error between lines k and k + 1 is the mean of
-    |Δestimate - Δtruth|. A step between two tiles shows up there even when
-    the error of each pixel is small.
-    """
-    at_cuts, elsewhere = [], []
-    for axis, cuts in enumerate(lines):
-        error = np.abs(np.diff(estimate, axis=axis) - np.diff(truth, axis=axis))
-        per_line = error.mean(axis=1 - axis)
-        other = np.ones(per_line.size, dtype=bool)
-        other[cuts] = False
-        at_cuts.append(per_line[cuts])
-        elsewhere.append(per_line[other])
-    return np.concatenate(at_cuts).mean() / np.concatenate(elsewhere).mean()
-
-
 def test_tiled_matches_untiled_fit(client):
     """Tiling a 1024 x 1536 photograph costs at most 0.5 dB and leaves no seam.
 
@@ -570,14 +552,10 @@ def test_tiled_matches_untiled_fit(client):
         image, mask, tile=tile, overlap=overlap, client=client, **params
     )
 
-    bands = band_mask(image.shape, tile, overlap)
-    squared_error = (tiled - image) ** 2
-    band_rmse = np.sqrt(squared_error[bands & mask].mean())
-    interior_rmse = np.sqrt(squared_error[~bands & mask].mean())
-    seam = gradient_error_ratio(tiled, image, cut_lines(image.shape, tile, overlap))
+    errors = seam_errors(tiled, image, mask, tile, overlap)
     assert psnr(image, tiled) >= psnr(image, untiled) - 0.5
-    assert band_rmse <= 1.05 * interior_rmse
-    assert seam <= 1.05
+    assert errors["band_rmse"] <= 1.05 * errors["interior_rmse"]
+    assert errors["cut_gradient_error"] <= 1.05 * errors["other_gradient_error"]
     np.testing.assert_array_equal(tiled[~mask], image[~mask])
 
 
