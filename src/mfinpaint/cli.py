@@ -1,4 +1,4 @@
-"""Command line: ``mfinpaint inpaint``, ``mfinpaint batch`` and ``mfinpaint experiment``.
+"""Command line: ``mfinpaint inpaint``, ``batch`` and ``experiment``.
 
 Results go to stdout, progress bars to stderr. Bad input or usage ends with
 one line on stderr and exit status 2; no output file is left half-written.
@@ -437,6 +437,7 @@ def _restore_function(args):
             options = ", ".join("--" + name for name in tile_options)
             raise UsageError(f"the options {options} need --tile; add --tile SIZE.")
         return inpaint
+
     def restore(*positional, **keywords):
         return inpaint_tiled(
             *positional, tile=args.tile, overlap=args.overlap,
@@ -521,7 +522,7 @@ def main(argv=None):
     An :class:`MfinpaintError`, an OSError (a file system failure that the
     library did not wrap) or a MemoryError ends with one line on stderr and
     status 2. Ctrl-C ends with status 130. Other exceptions are bugs and keep
-    their traceback.
+    their traceback. ``mfinpaint batch`` returns 1 when any input failed.
     """
     logging.basicConfig(level=logging.WARNING, format="mfinpaint: %(message)s")
     # tifffile logs a warning for each damaged tag, and read_image reports the
