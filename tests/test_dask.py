@@ -141,6 +141,44 @@ def test_batch_bad_files_fail_alone(tmp_path, client, capsys):
     assert temporary_files(outdir) == []
 
 
+def test_batch_progress_counts_images(tmp_path, client, capsys):
+    inputs = write_photos(tmp_path / "in", 3)
+
+    status = main(
+        [
+            "batch",
+            *map(str, inputs),
+            "-o",
+            str(tmp_path / "out"),
+            "--missing-rate",
+            "0.5",
+            "--scheduler",
+            client.scheduler.address,
+            "--rank",
+            "4",
+            "--max-iter",
+            "4",
+        ]
+    )
+
+    err = capsys.readouterr().err
+    assert status == 0
+    assert "3/3" in err
+    assert "image/s" in err or "s/image" in err
+
+
+def test_batch_rows_are_scalars(tmp_path, client):
+    inputs = write_photos(tmp_path / "in", 2)
+
+    rows = inpaint_batch(
+        inputs, tmp_path / "out", missing_rate=0.5, client=client, **FAST
+    )
+
+    for row in rows:
+        for value in row.values():
+            assert value is None or isinstance(value, (str, int, float))
+
+
 def test_batch_missing_mask_fails_alone(tmp_path, client):
     inputs = write_photos(tmp_path / "in", 2)
     masks = tmp_path / "masks"

@@ -281,7 +281,7 @@ def _scattered_array(client, array, grid):
     """Send the core blocks of ``array`` to the workers as one dask array.
 
     Scattering the blocks spreads them over the workers and keeps the pixels
-    out of the task graph, which the scheduler would otherwise hold whole.
+    out of the task graph, which the scheduler would otherwise keep whole.
     The caller must keep the returned futures until the computation ends,
     because the scheduler deletes the blocks once no future refers to them.
     """
