@@ -1,4 +1,4 @@
-"""Command line: ``mfinpaint inpaint`` and ``mfinpaint experiment``.
+"""Command line: ``mfinpaint inpaint``, ``batch`` and ``experiment``.
 
 Results go to stdout, progress bars to stderr. Bad input or usage ends with
 one line on stderr and exit status 2; no output file is left half-written.
@@ -9,6 +9,7 @@ import csv
 import io
 import json
 import logging
+import os
 import sys
 import time
 import warnings
@@ -17,7 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
-from .errors import InvalidInputError, MfinpaintError
+from .batch import SUMMARY_NAME, inpaint_batch
+from .errors import MfinpaintError
 from .experiment import run_experiment
 from .inpaint import COLOR_MODES, DEFAULT_PARAMS, image_to_float, inpaint
 from .io import (
@@ -28,12 +30,14 @@ from .io import (
     read_image,
     write_image,
 )
-from .masks import mask_from_alpha, mask_from_image, random_mask
-from .metrics import psnr, rse, ssim
+from .masks import select_mask
+from .metrics import restoration_scores
 from .plotting import save_convergence_figure, save_restoration_figure
+from .tiles import DEFAULT_OVERLAP, inpaint_tiled
 
 log = logging.getLogger("mfinpaint")
 
+EXIT_FAILED_INPUTS = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
@@ -124,6 +128,22 @@ def model_params(args):
     return params
 
 
+def _add_cluster_options(parser):
+    """Add the options that choose where Dask runs the tasks."""
+    group = parser.add_argument_group("Dask")
+    where = group.add_mutually_exclusive_group()
+    where.add_argument(
+        "--scheduler", metavar="ADDRESS",
+        help="run on the Dask cluster whose scheduler is at ADDRESS, such as "
+        "tcp://10.0.0.5:8786; its workers must see the same file paths",
+    )
+    where.add_argument(
+        "--workers", type=_positive_int,
+        help="worker processes of the local Dask cluster on 127.0.0.1 "
+        "(default: one per CPU)",
+    )
+
+
 def _build_parser():
     parser = _Parser(
         prog="mfinpaint",
@@ -158,8 +178,60 @@ def _build_parser():
     )
     command.add_argument("--force", action="store_true", help="overwrite existing files")
     command.add_argument("--quiet", action="store_true", help="no progress bars")
+    command.add_argument(
+        "--tile", type=_positive_int,
+        help="fit tiles of at most TILE x TILE pixels on Dask and blend them "
+        "(for large images)",
+    )
+    command.add_argument(
+        "--overlap", type=int,
+        help="pixels that neighbouring tiles share, blended smoothly (at most "
+        f"TILE/4; default {DEFAULT_OVERLAP} or TILE/4 if smaller)",
+    )
+    _add_cluster_options(command)
     add_model_options(command)
     command.set_defaults(handler=run_inpaint)
+
+    command = commands.add_parser(
+        "batch", help="restore many images on Dask",
+        description="Restore many images, one Dask task per image, into OUTDIR with "
+        "the same file names. Existing outputs are skipped unless --force, so a "
+        f"stopped run resumes. OUTDIR/{SUMMARY_NAME} lists every input. Exit "
+        "status 1 if any input failed.",
+    )
+    command.add_argument(
+        "inputs", type=Path, nargs="+", metavar="INPUT",
+        help="image files, folders of images or glob patterns",
+    )
+    command.add_argument(
+        "-o", "--outdir", type=Path, required=True, help="folder of the restored images"
+    )
+    source = command.add_mutually_exclusive_group()
+    source.add_argument(
+        "--mask-dir", type=Path,
+        help="folder of masks (nonzero = missing); the mask of photo.png is the "
+        "image file named photo",
+    )
+    source.add_argument(
+        "--missing-rate", type=float,
+        help="hide this fraction of the pixels of each complete input at random, "
+        "restore them and score against the input",
+    )
+    command.add_argument(
+        "--bit-depth", type=int, choices=(8, 16),
+        help="bits per sample of the outputs (default: each input's)",
+    )
+    command.add_argument(
+        "--max-pixels", type=_positive_int, default=DEFAULT_MAX_PIXELS,
+        help=f"reject larger images (default {DEFAULT_MAX_PIXELS})",
+    )
+    command.add_argument(
+        "--force", action="store_true", help="restore again and replace existing outputs"
+    )
+    command.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_cluster_options(command)
+    add_model_options(command)
+    command.set_defaults(handler=run_batch)
 
     command = commands.add_parser(
         "experiment", help="run the published experiment",
@@ -224,52 +296,22 @@ def _split_alpha(image):
 
 def _load_mask(args, image, color):
     """Return the bool mask of missing pixels and whether it came from alpha."""
-    shape = color.shape[:2]
-    if args.missing_rate is not None:
-        mask = random_mask(shape, args.missing_rate, args.seed)
-        if mask.all():
-            raise UsageError(
-                f"--missing-rate {args.missing_rate:g} hides every pixel of "
-                f"{str(args.input)!r}, so there is nothing to restore from; use a "
-                "lower rate."
-            )
+    mask = select_mask(
+        image, color.shape[:2], mask_path=args.mask, missing_rate=args.missing_rate,
+        seed=args.seed, max_pixels=args.max_pixels,
+    )
+    if args.missing_rate is not None and mask.all():
+        raise UsageError(
+            f"--missing-rate {args.missing_rate:g} hides every pixel of "
+            f"{str(args.input)!r}, so there is nothing to restore from; use a "
+            "lower rate."
+        )
+    if mask is not None:
         return mask
-    if args.mask is not None:
-        mask = mask_from_image(read_image(args.mask, max_pixels=args.max_pixels))
-        if mask.shape != shape:
-            raise UsageError(
-                f"mask {str(args.mask)!r} is {mask.shape[1]} x {mask.shape[0]} pixels "
-                f"but the image is {shape[1]} x {shape[0]}; use a mask of the "
-                "image's size."
-            )
-        return mask
-    if image.ndim == 3 and image.shape[2] in (2, 4):
-        mask = mask_from_alpha(image)
-        if mask.any():
-            log.info("using the %d transparent pixels as the mask", int(mask.sum()))
-            return mask
     raise UsageError(
         f"no missing pixels given for {str(args.input)!r}; pass --mask MASK or "
         "--missing-rate P, or use an image with transparent pixels."
     )
-
-
-def _scores(reference, restored, mask):
-    """Return RSE, PSNR and SSIM, with None for a score that is undefined."""
-    scores = {"rse": None, "psnr": None, "ssim": None}
-    if mask.any():
-        scores["rse"] = rse(reference, restored, mask)
-    else:
-        log.info("RSE is not computed because no pixel is missing")
-    if np.array_equal(reference, restored):
-        log.info("PSNR is not computed because the image equals the reference")
-    else:
-        scores["psnr"] = psnr(reference, restored)
-    try:
-        scores["ssim"] = ssim(reference, restored)
-    except InvalidInputError as error:
-        log.info("SSIM is not computed: %s", error)
-    return scores
 
 
 def _format_scores(scores):
@@ -335,11 +377,11 @@ def run_inpaint(args):
             options = ", ".join("--" + name for name in given)
             raise UsageError(f"--auto chooses {options} itself; remove those options or --auto.")
     channel_axis = -1 if color.ndim == 3 else None
-    restored, info = inpaint(
+    restored, info = _restore_function(args)(
         color, mask, channel_axis=channel_axis, color=args.color, auto=args.auto,
         verbose=not args.quiet, return_info=True, **params,
     )
-    scores = _scores(reference, restored, mask) if reference is not None else {}
+    scores = restoration_scores(reference, restored, mask) if reference is not None else {}
 
     if alpha is not None:
         # Restored pixels become opaque; the others keep their alpha.
@@ -405,6 +447,46 @@ def run_inpaint(args):
     return 0
 
 
+def _restore_function(args):
+    """Return inpaint, or inpaint_tiled with the tile and Dask options of ``args``."""
+    if args.tile is None:
+        tile_options = [name for name in ("overlap", "scheduler", "workers")
+                        if getattr(args, name) is not None]
+        if tile_options:
+            options = ", ".join("--" + name for name in tile_options)
+            raise UsageError(f"the options {options} need --tile; add --tile SIZE.")
+        return inpaint
+
+    def restore(*positional, **keywords):
+        return inpaint_tiled(
+            *positional, tile=args.tile, overlap=args.overlap,
+            scheduler=args.scheduler, workers=args.workers, **keywords,
+        )
+
+    return restore
+
+
+def run_batch(args):
+    """Restore the files of ``args.inputs`` into ``args.outdir`` and print a summary."""
+    params = model_params(args)
+    params.pop("random_state")
+    rows = inpaint_batch(
+        args.inputs, args.outdir, mask_dir=args.mask_dir,
+        missing_rate=args.missing_rate, seed=args.seed, force=args.force,
+        scheduler=args.scheduler, workers=args.workers, max_pixels=args.max_pixels,
+        bit_depth=args.bit_depth, color=args.color, auto=args.auto,
+        progress=not args.quiet, **params,
+    )
+    counts = {status: 0 for status in ("ok", "skipped", "failed")}
+    for row in rows:
+        counts[row["status"]] += 1
+    print(
+        f"restored {counts['ok']}, skipped {counts['skipped']}, failed "
+        f"{counts['failed']} of {len(rows)} images -> {args.outdir / SUMMARY_NAME}"
+    )
+    return EXIT_FAILED_INPUTS if counts["failed"] else 0
+
+
 RESULT_COLUMNS = ("rank", "lam", "solver", "rse", "psnr", "ssim", "seconds", "iterations")
 
 
@@ -459,12 +541,16 @@ def main(argv=None):
     An :class:`MfinpaintError`, an OSError (a file system failure that the
     library did not wrap) or a MemoryError ends with one line on stderr and
     status 2. Ctrl-C ends with status 130. Other exceptions are bugs and keep
-    their traceback.
+    their traceback. ``mfinpaint batch`` returns 1 when any input failed.
     """
     logging.basicConfig(level=logging.WARNING, format="mfinpaint: %(message)s")
     # tifffile logs a warning or an error for each damaged tag, and read_image
     # reports the failure itself in one line.
     logging.getLogger("tifffile").setLevel(logging.CRITICAL)
+    # distributed logs each start, connection and stop of a cluster at INFO.
+    # It reads this level when it is first imported, in this process and in
+    # its worker processes, and a value set by the user wins.
+    os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "warning")
     parser = _build_parser()
     started = time.perf_counter()
     try:

@@ -11,6 +11,7 @@ __all__ = [
     "ImageReadError",
     "ImageWriteError",
     "SingularSystemError",
+    "ClusterError",
     "ConvergenceWarning",
 ]
 
@@ -40,6 +41,10 @@ class ImageWriteError(MfinpaintError, OSError):
 
 class SingularSystemError(MfinpaintError, ValueError):
     """The normal equations of a half-step have no unique solution."""
+
+
+class ClusterError(MfinpaintError, OSError):
+    """The Dask scheduler cannot be reached or a local Dask cluster cannot start."""
 
 
 class ConvergenceWarning(UserWarning):

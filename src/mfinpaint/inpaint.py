@@ -72,6 +72,32 @@ def _check_mask(mask, channels, channel_axis):
     return np.broadcast_to(mask[..., None] if mask.ndim == 2 else mask, channels.shape)
 
 
+def channels_last(image, mask, channel_axis):
+    """Check an image and its mask and return them with the channels last.
+
+    Returns the image as float of shape (H, W, C), C = 1 for gray, the mask
+    as bool of the same shape, and the checked ``channel_axis``.
+    """
+    values, _ = image_to_float(image)
+    channel_axis = check_channel_axis(channel_axis, values.ndim)
+    if channel_axis is None:
+        if values.ndim != 2:
+            raise InvalidInputError(
+                f"a gray image must be 2-D, got shape {values.shape}. Pass "
+                "channel_axis for a color image."
+            )
+        channels = values[..., None]
+    else:
+        if values.ndim != 3:
+            raise InvalidInputError(
+                f"a color image must be 3-D, got shape {values.shape}."
+            )
+        channels = np.moveaxis(values, channel_axis, -1)
+    mask = _check_mask(mask, channels, channel_axis)
+    check_image_values(channels, mask)
+    return channels, mask, channel_axis
+
+
 def _model_params(params, shape):
     merged = {**DEFAULT_PARAMS, **params}
     if "rank" not in params:
@@ -266,23 +292,7 @@ def inpaint(
             "were given. Drop them or set auto=False."
         )
     _check_tune_options(tune_options)
-    values, _ = image_to_float(image)
-    channel_axis = check_channel_axis(channel_axis, values.ndim)
-    if channel_axis is None:
-        if values.ndim != 2:
-            raise InvalidInputError(
-                f"a gray image must be 2-D, got shape {values.shape}. Pass "
-                "channel_axis for a color image."
-            )
-        channels = values[..., None]
-    else:
-        if values.ndim != 3:
-            raise InvalidInputError(
-                f"a color image must be 3-D, got shape {values.shape}."
-            )
-        channels = np.moveaxis(values, channel_axis, -1)
-    mask = _check_mask(mask, channels, channel_axis)
-    check_image_values(channels, mask)
+    channels, mask, channel_axis = channels_last(image, mask, channel_axis)
     check_channels_observed(mask, color)
 
     start = time.perf_counter()

@@ -1,11 +1,22 @@
 """Masks of missing pixels: True marks a missing pixel, as in scikit-image."""
 
+import logging
+
 import numpy as np
 
 from ._validation import check_float, check_int
 from .errors import InvalidInputError, InvalidParameterError
+from .io import DEFAULT_MAX_PIXELS, read_image
 
-__all__ = ["random_mask", "mask_from_image", "mask_from_alpha"]
+__all__ = [
+    "random_mask",
+    "mask_from_image",
+    "mask_from_alpha",
+    "read_mask",
+    "select_mask",
+]
+
+log = logging.getLogger(__name__)
 
 
 def random_mask(shape, missing_rate, seed=None):
@@ -111,3 +122,42 @@ def mask_from_alpha(image):
             f"got {image.shape}. Pass a mask file instead."
         )
     return image[..., -1] == 0
+
+
+def read_mask(path, shape, *, max_pixels=DEFAULT_MAX_PIXELS):
+    """Read a mask image file with :func:`mask_from_image` and check its size.
+
+    ``shape`` is the (height, width) of the image that the mask belongs to.
+    InvalidInputError names both sizes when they differ.
+    """
+    mask = mask_from_image(read_image(path, max_pixels=max_pixels))
+    if mask.shape != tuple(shape):
+        raise InvalidInputError(
+            f"mask {str(path)!r} is {mask.shape[1]} x {mask.shape[0]} pixels but "
+            f"the image is {shape[1]} x {shape[0]}; use a mask of the image's size."
+        )
+    return mask
+
+
+def select_mask(
+    image, shape, *, mask_path=None, missing_rate=None, seed=None,
+    max_pixels=DEFAULT_MAX_PIXELS,
+):
+    """Return the mask of missing pixels of ``image`` from the first source given.
+
+    The sources, in order: a random mask of ``missing_rate`` drawn with
+    ``seed``, the mask file ``mask_path`` (see :func:`read_mask`), and the
+    fully transparent pixels of an image with alpha. Returns None when none
+    of them marks a pixel, so that the caller can name its own options.
+    """
+    if missing_rate is not None:
+        return random_mask(shape, missing_rate, seed)
+    if mask_path is not None:
+        return read_mask(mask_path, shape, max_pixels=max_pixels)
+    image = np.asarray(image)
+    if image.ndim == 3 and image.shape[2] in (2, 4):
+        mask = mask_from_alpha(image)
+        if mask.any():
+            log.info("using the %d transparent pixels as the mask", int(mask.sum()))
+            return mask
+    return None

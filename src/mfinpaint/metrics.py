@@ -1,11 +1,15 @@
 """Quality of a restoration against the original image."""
 
+import logging
+
 import numpy as np
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from .errors import InvalidInputError
 
-__all__ = ["rse", "psnr", "ssim"]
+__all__ = ["rse", "psnr", "ssim", "restoration_scores"]
+
+log = logging.getLogger(__name__)
 
 
 def _check_pair(truth, estimate):
@@ -74,3 +78,25 @@ def ssim(truth, estimate, data_range=1.0):
             win_size=win_size,
         )
     )
+
+
+def restoration_scores(truth, estimate, mask):
+    """Return RSE on the ``mask`` entries, PSNR and SSIM, each None when undefined.
+
+    RSE is undefined when ``mask`` has no True entry, PSNR when the images are
+    equal and SSIM below 3 x 3 pixels. Each undefined score is logged at INFO.
+    """
+    scores = {"rse": None, "psnr": None, "ssim": None}
+    if np.any(mask):
+        scores["rse"] = rse(truth, estimate, mask)
+    else:
+        log.info("RSE is not computed because no pixel is missing")
+    if np.array_equal(truth, estimate):
+        log.info("PSNR is not computed because the image equals the reference")
+    else:
+        scores["psnr"] = psnr(truth, estimate)
+    try:
+        scores["ssim"] = ssim(truth, estimate)
+    except InvalidInputError as error:
+        log.info("SSIM is not computed: %s", error)
+    return scores
