@@ -1,3 +1,4 @@
+import os
 import sys
 from pathlib import Path
 
@@ -5,7 +6,12 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-PANDA = Path(__file__).resolve().parents[2] / "shared" / "data" / "gaint_panda.bmp"
+# The published 512 x 512 panda photograph, from MFINPAINT_PANDA or from the
+# data folder beside the checkout.
+PANDA = Path(
+    os.environ.get("MFINPAINT_PANDA")
+    or Path(__file__).resolve().parents[2] / "shared" / "data" / "gaint_panda.bmp"
+)
 
 
 @pytest.fixture
