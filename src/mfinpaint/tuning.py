@@ -62,7 +62,8 @@ class TuningResult:
         Chosen ``rank``, ``lam``, ``rho`` and ``order``.
     holdout_rse : float
         Relative error ``||y - y_hat|| / ||y||`` of the chosen setting on the
-        held-out entries.
+        held-out entries, or the absolute error ``||y - y_hat||`` when every
+        held-out value is zero.
     iterations : int
         Exact ALS iterations, from the smoothed-fill start, after which the
         chosen setting had its lowest held-out error.
@@ -222,7 +223,9 @@ class _Search:
         self.train_missing = train_missing
         self.rows, self.cols = heldout
         self.truth = Y[self.rows, self.cols]
-        self.norm = float(np.linalg.norm(self.truth))
+        # When every held-out value is zero (a black image), the relative
+        # error is undefined, so the absolute error norm ranks the settings.
+        self.norm = float(np.linalg.norm(self.truth)) or 1.0
         self.segments = segments
         self.trials = []
         self.best = None
