@@ -573,6 +573,17 @@ def main():
         if args.methods:
             command += f" --methods '{','.join(methods)}'"
     runs_path = args.csv.with_suffix(".runs.json")
+    needed = []
+    if args.report_only:
+        needed = [args.csv, runs_path]
+    elif args.methods:
+        needed = [args.csv]
+    missing_files = [str(path) for path in needed if not path.is_file()]
+    if missing_files:
+        parser.error(
+            f"{', '.join(missing_files)} not found; --report-only and --methods read "
+            "the scores of an earlier run, so run without them first."
+        )
     started = time.perf_counter()
     crops = {}
     if not args.report_only:

@@ -196,3 +196,21 @@ def test_auto_with_rank_is_usage_error(tmp_path, rgb_path, capsys):
     assert status == 2
     assert "--auto" in capsys.readouterr().err
     assert not output.exists()
+
+
+def test_auto_black_image_rse_is_null(tmp_path, capsys):
+    source = tmp_path / "black.png"
+    write_image(source, np.zeros((20, 24), dtype=np.uint8))
+    output = tmp_path / "out.png"
+    report = tmp_path / "report.json"
+
+    status = main(["inpaint", str(source), "-o", str(output), "--missing-rate", "0.5",
+                   "--auto", "--report", str(report), "--quiet"])
+
+    values = json.loads(report.read_text())
+    out = capsys.readouterr().out
+    assert status == 0
+    assert values["rse"] is None
+    assert values["tuning"]["holdout_rse"] == pytest.approx(0.0, abs=1e-6)
+    assert "RSE n/a" in out
+    assert read_image(output).max() == 0

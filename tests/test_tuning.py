@@ -4,7 +4,7 @@ from skimage import data
 from skimage.transform import resize
 
 from mfinpaint import SmoothMF, inpaint, random_mask
-from mfinpaint.errors import InvalidParameterError
+from mfinpaint.errors import InvalidInputError, InvalidParameterError
 from mfinpaint.tuning import initial_factors, mask_clustering, tune
 
 
@@ -192,3 +192,68 @@ def test_auto_pattern_matches_chosen_pattern():
         chosen = tune(image, mask, holdout_pattern=pattern, max_rank=4, random_state=1)
         np.testing.assert_array_equal(auto.heldout[0], chosen.heldout[0])
         np.testing.assert_array_equal(auto.heldout[1], chosen.heldout[1])
+
+
+def test_tune_black_image_scores_absolute_error():
+    image = np.zeros((12, 16))
+    mask = random_mask(image.shape, 0.5, seed=0)
+
+    result = tune(image, mask, max_rank=4, random_state=0)
+
+    assert np.isfinite(result.holdout_rse)
+    assert result.holdout_rse < 1e-6
+    assert set(result.params) == {"rank", "lam", "rho", "order"}
+
+
+@pytest.mark.parametrize("orders", [3, None])
+def test_tune_rejects_orders_not_sequence(orders):
+    image = np.random.default_rng(0).random((8, 8))
+    mask = random_mask(image.shape, 0.5, seed=0)
+
+    with pytest.raises(InvalidParameterError, match="orders must be a sequence"):
+        tune(image, mask, orders=orders)
+
+
+@pytest.mark.parametrize("mask", [
+    np.ones((3, 3, 3), dtype=bool),
+    np.array([[0.5, 0.0]]),
+    None,
+    "mask",
+])
+def test_mask_clustering_rejects_bad_mask(mask):
+    with pytest.raises(InvalidInputError, match="2-D bool or integer"):
+        mask_clustering(mask)
+
+
+def test_mask_clustering_takes_integer_mask():
+    assert mask_clustering([[1, 0], [0, 1]]) == 0.0
+    assert mask_clustering(np.array([[1, 1], [0, 0]], dtype=np.uint8)) == 0.5
+
+
+def test_auto_channels_disjoint_masks():
+    image = np.random.default_rng(0).random((12, 15, 3))
+    # Each pixel is missing in exactly one channel, so the channel mean has
+    # no observed pixel but every channel has two thirds of its pixels.
+    mask = np.zeros(image.shape, dtype=bool)
+    which = np.arange(12 * 15).reshape(12, 15) % 3
+    for channel in range(3):
+        mask[..., channel] = which == channel
+
+    restored, info = inpaint(image, mask, channel_axis=-1, auto=True,
+                             tune_options={"max_rank": 4}, return_info=True)
+
+    assert restored.shape == image.shape
+    assert np.isfinite(restored).all()
+    np.testing.assert_array_equal(restored[~mask], image[~mask])
+    assert info["tuning"] is not None
+    assert info["params"]["rank"] <= 4
+
+
+def test_tune_max_rank_below_start_rank():
+    image = np.random.default_rng(0).random((24, 24))
+    mask = random_mask(image.shape, 0.5, seed=0)
+
+    result = tune(image, mask, max_rank=3, random_state=0)
+
+    assert result.params["rank"] <= 3
+    assert all(trial["rank"] <= 3 for trial in result.trials)

@@ -189,7 +189,9 @@ def _check_tune_options(options):
 def _tune_channels(channels, mask, color, params, options):
     """Run :func:`~mfinpaint.tuning.tune` on the joint matrix, luma or the channel mean.
 
-    A pixel missing in any channel is missing in the luma and the mean.
+    A pixel missing in any channel is missing in the luma and the mean. When
+    fewer than 2 pixels are observed in every channel, ``"channels"`` tunes
+    on the channel with the most observed pixels instead of the mean.
     """
     count = channels.shape[2]
     seed = params.get("random_state")
@@ -204,6 +206,9 @@ def _tune_channels(channels, mask, color, params, options):
         luma = rgb_to_ycbcr(np.where(missing[..., None], 0.0, channels))[..., 0]
         return tune(luma, missing, **options)
     missing = mask.any(axis=-1)
+    if (~missing).sum() < 2:
+        best = int(np.argmax((~mask).sum(axis=(0, 1))))
+        return tune(channels[..., best], mask[..., best], **options)
     mean = np.where(mask, 0.0, channels).mean(axis=-1)
     return tune(mean, missing, **options)
 

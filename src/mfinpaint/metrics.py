@@ -83,14 +83,17 @@ def ssim(truth, estimate, data_range=1.0):
 def restoration_scores(truth, estimate, mask):
     """Return RSE on the ``mask`` entries, PSNR and SSIM, each None when undefined.
 
-    RSE is undefined when ``mask`` has no True entry, PSNR when the images are
-    equal and SSIM below 3 x 3 pixels. Each undefined score is logged at INFO.
+    RSE is undefined when ``mask`` has no True entry or the truth is zero on
+    it, PSNR when the images are equal and SSIM below 3 x 3 pixels. Each
+    undefined score is logged at INFO.
     """
     scores = {"rse": None, "psnr": None, "ssim": None}
-    if np.any(mask):
-        scores["rse"] = rse(truth, estimate, mask)
-    else:
+    if not np.any(mask):
         log.info("RSE is not computed because no pixel is missing")
+    elif not np.any(np.asarray(truth)[np.asarray(mask, dtype=bool)]):
+        log.info("RSE is not computed because the reference is zero at every missing pixel")
+    else:
+        scores["rse"] = rse(truth, estimate, mask)
     if np.array_equal(truth, estimate):
         log.info("PSNR is not computed because the image equals the reference")
     else:

@@ -62,7 +62,8 @@ class TuningResult:
         Chosen ``rank``, ``lam``, ``rho`` and ``order``.
     holdout_rse : float
         Relative error ``||y - y_hat|| / ||y||`` of the chosen setting on the
-        held-out entries.
+        held-out entries, or the absolute error ``||y - y_hat||`` when every
+        held-out value is zero.
     iterations : int
         Exact ALS iterations, from the smoothed-fill start, after which the
         chosen setting had its lowest held-out error.
@@ -133,7 +134,13 @@ def mask_clustering(missing):
     when every entry is missing independently. Strokes, blocks and rows
     score 3 or more.
     """
-    missing = np.asarray(missing, dtype=bool)
+    missing = np.asarray(missing)
+    if missing.ndim != 2 or not (missing.dtype == bool or missing.dtype.kind in "iu"):
+        raise InvalidInputError(
+            f"mask must be a 2-D bool or integer array (nonzero = missing), got "
+            f"dtype {missing.dtype} and shape {missing.shape}."
+        )
+    missing = missing.astype(bool)
     if not missing.any():
         return 0.0
     padded = np.pad(missing, 1).astype(np.int8)
@@ -222,7 +229,9 @@ class _Search:
         self.train_missing = train_missing
         self.rows, self.cols = heldout
         self.truth = Y[self.rows, self.cols]
-        self.norm = float(np.linalg.norm(self.truth))
+        # When every held-out value is zero (a black image), the relative
+        # error is undefined, so the absolute error norm ranks the settings.
+        self.norm = float(np.linalg.norm(self.truth)) or 1.0
         self.segments = segments
         self.trials = []
         self.best = None
@@ -360,7 +369,7 @@ def tune(
     orders : sequence of {1, 2}, default=(2, 1)
         Smoothing orders to compare; on a tie the first is kept.
     start_rank : int, default=16
-        First rank tried, capped at ``min(M, N)``.
+        First rank tried, capped at ``min(M, N)`` and at a given ``max_rank``.
     max_rank : int, optional
         Largest rank tried, capped at ``min(M, N)``. By default the mean
         number of observed entries per row or column (the smaller),
@@ -398,10 +407,18 @@ def tune(
     smallest = min(Y.shape)
     start_rank = min(check_int("start_rank", start_rank, 1), smallest)
     if max_rank is None:
-        max_rank = default_max_rank(missing)
-    max_rank = max(min(check_int("max_rank", max_rank, 1), smallest), start_rank)
+        max_rank = max(min(default_max_rank(missing), smallest), start_rank)
+    else:
+        # A given max_rank bounds every rank tried, start_rank included.
+        max_rank = min(check_int("max_rank", max_rank, 1), smallest)
+        start_rank = min(start_rank, max_rank)
     max_iter = check_int("max_iter", max_iter, 1)
-    orders = list(orders)
+    try:
+        orders = list(orders)
+    except TypeError:
+        raise InvalidParameterError(
+            f"orders must be a sequence of smoothing orders such as (2, 1), got {orders!r}."
+        ) from None
     if not orders:
         raise InvalidParameterError("orders must name at least one order, 1 or 2.")
     for order in orders:
