@@ -438,7 +438,7 @@ def run_inpaint(args):
         chosen = tuning.params
         print(
             f"auto: rank {chosen['rank']}  lam {chosen['lam']:.4g}  rho {chosen['rho']:.4g}  "
-            f"order {chosen['order']}  iterations {tuning.iterations} "
+            f"order {chosen['order']}  tuned iterations {tuning.iterations} "
             f"(held-out RSE {tuning.holdout_rse:.4f}, "
             f"{len(tuning.trials)} fits in {tuning.seconds:.2f} s)"
         )
