@@ -8,6 +8,7 @@ import sys
 import time
 
 import dask
+import distributed  # noqa: F401  so that dask.config.set keeps its defaults
 import numpy as np
 import pytest
 from skimage import color, data
@@ -429,31 +430,6 @@ def test_batch_command_usage_errors(tmp_path, capsys):
     assert "not allowed with argument" in err[1]
 
 
-def test_unreachable_scheduler_is_one_line(tmp_path, capsys):
-    inputs = write_photos(tmp_path / "in", 1)
-
-    # Port 1 on loopback has no listener, so the connection is refused at once
-    # and retried until the timeout.
-    with dask.config.set({"distributed.comm.timeouts.connect": "2s"}):
-        status = main(
-            [
-                "batch",
-                str(inputs[0]),
-                "-o",
-                str(tmp_path / "out"),
-                "--missing-rate",
-                "0.5",
-                "--scheduler",
-                "tcp://127.0.0.1:1",
-            ]
-        )
-
-    err = capsys.readouterr().err.strip().splitlines()
-    assert status == 2
-    assert len(err) == 1
-    assert "cannot connect to the Dask scheduler at 'tcp://127.0.0.1:1'" in err[0]
-
-
 def test_dask_client_rejects_two_places(client):
     with pytest.raises(InvalidParameterError, match="at most one"):
         with dask_client(client=client, workers=2):
@@ -462,6 +438,75 @@ def test_dask_client_rejects_two_places(client):
         with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
             with dask_client(scheduler="tcp://127.0.0.1:1"):
                 pass
+
+
+@pytest.fixture
+def no_client(monkeypatch):
+    """Make building a distributed.Client fail the test."""
+
+    def fail(*args, **kwargs):
+        raise AssertionError(f"a Client was built for {args}")
+
+    monkeypatch.setattr(distributed, "Client", fail)
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "garbage",
+        "tcp://127.0.0.1",
+        "tcp://127.0.0.1:port",
+        "tcp://127.0.0.1:99999",
+        "inproc://127.0.0.1/1/1",
+        "ucx://127.0.0.1:8786",
+    ],
+)
+def test_scheduler_address_invalid(address, no_client):
+    with pytest.raises(InvalidParameterError, match="tcp://host:8786"):
+        with dask_client(scheduler=address):
+            pass
+
+
+def test_scheduler_refused_before_client(no_client):
+    # The connect timeout is long, so only the check before the Client can
+    # raise the refused connection.
+    with dask.config.set({"distributed.comm.timeouts.connect": "300s"}):
+        with pytest.raises(ClusterError, match="refused"):
+            with dask_client(scheduler="tcp://127.0.0.1:1"):
+                pass
+
+
+@pytest.mark.parametrize(
+    ("address", "message"),
+    [
+        ("garbage", "invalid scheduler address 'garbage'"),
+        # Port 1 on loopback has no listener, so the connection is refused.
+        (
+            "tcp://127.0.0.1:1",
+            "cannot connect to the Dask scheduler at 'tcp://127.0.0.1:1'",
+        ),
+    ],
+)
+def test_batch_bad_scheduler_is_one_line(address, message, tmp_path, capsys, no_client):
+    inputs = write_photos(tmp_path / "in", 1)
+
+    status = main(
+        [
+            "batch",
+            str(inputs[0]),
+            "-o",
+            str(tmp_path / "out"),
+            "--missing-rate",
+            "0.5",
+            "--scheduler",
+            address,
+        ]
+    )
+
+    err = capsys.readouterr().err.strip().splitlines()
+    assert status == 2
+    assert len(err) == 1
+    assert message in err[0]
 
 
 # Tiles.

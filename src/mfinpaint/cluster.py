@@ -2,6 +2,7 @@
 
 import contextlib
 import logging
+import socket
 
 from ._validation import check_int
 from .errors import ClusterError, InvalidParameterError
@@ -13,6 +14,12 @@ log = logging.getLogger(__name__)
 # The local cluster listens on loopback only, so no other machine can reach its
 # scheduler, workers or HTTP endpoints.
 LOCAL_HOST = "127.0.0.1"
+# Seconds that the first TCP connection to a given scheduler may take before
+# the Client tries again with distributed's own connect timeout.
+PROBE_TIMEOUT = 5.0
+# The address schemes of distributed that run over TCP. A plain TCP connection
+# shows whether something listens at such an address.
+TCP_SCHEMES = ("tcp", "tls", "ws", "wss")
 
 
 @contextlib.contextmanager
@@ -33,9 +40,12 @@ def dask_client(client=None, scheduler=None, workers=None):
     Raises
     ------
     InvalidParameterError
-        More than one option is given, or ``workers`` is not a positive integer.
+        More than one option is given, ``workers`` is not a positive integer,
+        or ``scheduler`` is not a TCP address (tcp, tls, ws or wss) with a port.
     ClusterError
-        The scheduler cannot be reached or the local cluster fails to start.
+        The scheduler cannot be reached or the local cluster fails to start. A
+        refused connection or an unknown host name raises at once, and other
+        failures after distributed's connect timeout.
     """
     chosen = [
         name
@@ -65,10 +75,7 @@ def dask_client(client=None, scheduler=None, workers=None):
 def _connect(address):
     from distributed import Client
 
-    if not isinstance(address, str) or not address.strip():
-        raise InvalidParameterError(
-            f"scheduler must be an address such as 'tcp://host:8786', got {address!r}."
-        )
+    _check_scheduler_address(address)
     log.info("connecting to the Dask scheduler at %s", address)
     try:
         client = Client(address, set_as_default=False)
@@ -81,6 +88,62 @@ def _connect(address):
         ) from error
     with client:
         yield client
+
+
+def _check_scheduler_address(address):
+    """Reject an address that distributed cannot parse or a TCP port that refuses.
+
+    distributed retries a refused connection until its connect timeout
+    (30 s by default). A Client made from an address that it cannot parse
+    raises, but its finalizer then blocks the exit of Python (distributed
+    2026.8). Both cases are caught here, before any Client exists.
+    """
+    from distributed.comm.addressing import get_address_host_port, parse_address
+
+    if not isinstance(address, str) or not address.strip():
+        raise InvalidParameterError(
+            f"scheduler must be an address such as 'tcp://host:8786', got {address!r}."
+        )
+    try:
+        scheme, _ = parse_address(address)
+        if scheme in TCP_SCHEMES:
+            host, port = get_address_host_port(address)
+    except ValueError as error:
+        raise InvalidParameterError(
+            f"invalid scheduler address {address!r} ({error}); give one such as "
+            "'tcp://host:8786'."
+        ) from None
+    if scheme not in TCP_SCHEMES:
+        # inproc reaches only a scheduler in this process, and ucx needs a
+        # package that mfinpaint does not install.
+        raise InvalidParameterError(
+            f"scheduler address {address!r} uses {scheme}://, but only "
+            f"{', '.join(TCP_SCHEMES)} are supported; give one such as "
+            "'tcp://host:8786'."
+        )
+    if not 0 < port < 65536:
+        raise InvalidParameterError(
+            f"invalid scheduler address {address!r}: port {port} is not in 1 to "
+            "65535; give one such as 'tcp://host:8786'."
+        )
+    try:
+        with socket.create_connection((host, port), timeout=PROBE_TIMEOUT):
+            pass
+    except (ConnectionRefusedError, socket.gaierror) as error:
+        raise ClusterError(
+            f"cannot connect to the Dask scheduler at {address!r}: "
+            f"{error.strerror or error}. Check the address and that the scheduler "
+            "is running."
+        ) from None
+    except OSError as error:
+        # A timeout or an unreachable network can be transient, so the Client
+        # tries again with distributed's connect timeout.
+        log.info(
+            "the first connection to %s failed (%s); retrying with the connect "
+            "timeout of distributed",
+            address,
+            error,
+        )
 
 
 @contextlib.contextmanager
