@@ -259,24 +259,20 @@ def test_batch_rerun_skips_outputs(tmp_path, client):
     assert (outdir / inputs[0].name).stat().st_mtime_ns != stamps[inputs[0].name]
 
 
-def test_batch_killed_run_resumes(tmp_path, client):
-    # Each image takes far longer to fit than the 20 ms between two looks at
-    # the output folder, so the kill lands while most images are still to do.
-    count = 10
-    inputs = write_photos(tmp_path / "in", count, shape=(160, 150))
-    outdir = tmp_path / "out"
-    command = [
+def slow_batch_command(indir, outdir, workers):
+    """Return a batch command line whose images each take a while to fit."""
+    return [
         sys.executable,
         "-m",
         "mfinpaint",
         "batch",
-        str(tmp_path / "in"),
+        str(indir),
         "-o",
         str(outdir),
         "--missing-rate",
         "0.6",
         "--workers",
-        "1",
+        str(workers),
         "--rank",
         "12",
         "--max-iter",
@@ -285,13 +281,24 @@ def test_batch_killed_run_resumes(tmp_path, client):
         "cg",
         "--quiet",
     ]
-    # A new session puts the command and its Dask worker in one process group,
-    # so that one SIGKILL stops them all, as a crash of the machine would.
+
+
+def signal_at_first_output(command, outdir, inputs, signum):
+    """Run ``command`` until it writes its first output, then signal its group.
+
+    Returns the exit status and the stderr text. A new session puts the
+    command and its Dask workers in one process group, so that the signal
+    reaches them all, as Ctrl-C in a terminal or a crash of the machine would.
+    """
     process = subprocess.Popen(
         command,
         start_new_session=True,
+        # A shell that started pytest in the background ignores SIGINT, and
+        # the command would inherit that.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         deadline = time.monotonic() + 120
@@ -299,18 +306,29 @@ def test_batch_killed_run_resumes(tmp_path, client):
             if any((outdir / path.name).exists() for path in inputs):
                 break
             time.sleep(0.02)
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=60)
+        os.killpg(process.pid, signum)
+        _, stderr = process.communicate(timeout=60)
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+    return process.returncode, stderr
+
+
+def test_batch_killed_run_resumes(tmp_path, client):
+    # Each image takes far longer to fit than the 20 ms between two looks at
+    # the output folder, so the kill lands while most images are still to do.
+    count = 10
+    inputs = write_photos(tmp_path / "in", count, shape=(160, 150))
+    outdir = tmp_path / "out"
+    command = slow_batch_command(tmp_path / "in", outdir, workers=1)
+    returncode, _ = signal_at_first_output(command, outdir, inputs, signal.SIGKILL)
     done = [path.name for path in inputs if (outdir / path.name).exists()]
     # A file that a killed writer left behind, in the name pattern of atomic_write.
     stale = outdir / ".photo9.png.abcd1234.part"
     stale.write_bytes(b"partial")
 
-    assert process.returncode == -signal.SIGKILL
+    assert returncode == -signal.SIGKILL
     assert 1 <= len(done) < count
     assert not (outdir / SUMMARY_NAME).exists()
 
@@ -339,6 +357,21 @@ def test_batch_killed_run_resumes(tmp_path, client):
         original = read_image(path)
         assert restored.shape == original.shape
         np.testing.assert_array_equal(restored[~mask], original[~mask])
+
+
+def test_batch_ctrl_c_is_one_line(tmp_path):
+    inputs = write_photos(tmp_path / "in", 6, shape=(160, 150))
+    outdir = tmp_path / "out"
+    command = slow_batch_command(tmp_path / "in", outdir, workers=2)
+
+    returncode, stderr = signal_at_first_output(
+        command, outdir, inputs, signal.SIGINT
+    )
+
+    assert returncode == 130
+    assert stderr.splitlines() == ["mfinpaint: interrupted; no partial file was left."]
+    assert temporary_files(outdir) == []
+    assert not (outdir / SUMMARY_NAME).exists()
 
 
 # Batch: options checked before any task starts.

@@ -527,6 +527,9 @@ def run_experiment_command(args):
     return 0
 
 
+_TRACKER_FILTER = "ignore:resource_tracker:UserWarning:multiprocessing.resource_tracker"
+
+
 def _log_warning(message, category, filename, lineno, file=None, line=None):
     """Show a Python warning as one log line, without the source line."""
     log.warning("%s: %s", category.__name__, message)
@@ -544,10 +547,19 @@ def main(argv=None):
     # tifffile logs a warning or an error for each damaged tag, and read_image
     # reports the failure itself in one line.
     logging.getLogger("tifffile").setLevel(logging.CRITICAL)
-    # distributed logs each start, connection and stop of a cluster at INFO.
-    # It reads this level when it is first imported, in this process and in
-    # its worker processes, and a value set by the user wins.
-    os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "warning")
+    # distributed logs each start, connection and stop of a cluster at INFO,
+    # and at WARNING each task cancelled and each busy worker killed when
+    # Ctrl-C stops a local cluster. A failed task is reported in its summary
+    # row instead. distributed reads this level when it is first imported, in
+    # this process and in its worker processes, and a value set by the user
+    # wins.
+    os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "error")
+    # The resource tracker process of multiprocessing warns about the
+    # semaphores of the worker processes that a stopped cluster killed. It
+    # reads its warning filters from this variable when it starts.
+    filters = os.environ.get("PYTHONWARNINGS", "")
+    if _TRACKER_FILTER not in filters:
+        os.environ["PYTHONWARNINGS"] = ",".join(filter(None, [filters, _TRACKER_FILTER]))
     parser = _build_parser()
     started = time.perf_counter()
     try:
