@@ -547,6 +547,9 @@ def main(argv=None):
     # tifffile logs a warning or an error for each damaged tag, and read_image
     # reports the failure itself in one line.
     logging.getLogger("tifffile").setLevel(logging.CRITICAL)
+    # When Ctrl-C interrupts a wait on a Dask future, the event loop of
+    # distributed logs the cancelled wait with a traceback at ERROR.
+    logging.getLogger("asyncio").setLevel(logging.CRITICAL)
     # distributed logs each start, connection and stop of a cluster at INFO,
     # and at WARNING each task cancelled and each busy worker killed when
     # Ctrl-C stops a local cluster. A failed task is reported in its summary

@@ -2,9 +2,7 @@
 
 import contextlib
 import logging
-import signal
 import socket
-import threading
 
 from ._validation import check_int
 from .errors import ClusterError, InvalidParameterError
@@ -159,14 +157,16 @@ def _local_cluster(workers):
         # NOTE: distributed starts an HTTP server (metrics, and the dashboard
         # when bokeh is installed) even without a dashboard. It listens on a
         # free loopback port because of the address given here.
-        with _sigint_ignored():
-            cluster = LocalCluster(
-                n_workers=workers,
-                threads_per_worker=1,
-                processes=True,
-                host=LOCAL_HOST,
-                dashboard_address=f"{LOCAL_HOST}:0",
-            )
+        cluster = LocalCluster(
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            host=LOCAL_HOST,
+            dashboard_address=f"{LOCAL_HOST}:0",
+            # Makes the worker processes ignore SIGINT, so that Ctrl-C stops
+            # the run through this process alone.
+            preload=["mfinpaint._worker_setup"],
+        )
     except (OSError, RuntimeError) as error:
         raise ClusterError(f"cannot start a local Dask cluster: {error}.") from error
     with cluster, Client(cluster, set_as_default=False) as client:
@@ -174,24 +174,3 @@ def _local_cluster(workers):
     log.info("stopped the local Dask cluster")
 
 
-@contextlib.contextmanager
-def _sigint_ignored():
-    """Ignore SIGINT while worker processes start, so that they inherit it.
-
-    Ctrl-C in a terminal sends SIGINT to every process of the group. Worker
-    processes that took it would die in the middle of their tasks and print
-    tracebacks, while the client, which alone handles it, stops the cluster
-    in order. Python can change signal handlers only in the main thread, so
-    elsewhere nothing changes.
-
-    NOTE: a worker process that distributed restarts later, after a worker
-    died, is started with the handler of that moment and so takes SIGINT.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
