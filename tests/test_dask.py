@@ -473,6 +473,13 @@ def test_dask_client_rejects_two_places(client):
                 pass
 
 
+def test_local_cluster_at_most_one_worker_per_task():
+    with dask_client(workers=5, tasks=1) as opened:
+        started = opened.scheduler_info()["workers"]
+
+    assert len(started) == 1
+
+
 @pytest.fixture
 def no_client(monkeypatch):
     """Make building a distributed.Client fail the test."""

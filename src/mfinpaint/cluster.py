@@ -23,7 +23,7 @@ TCP_SCHEMES = ("tcp", "tls", "ws", "wss")
 
 
 @contextlib.contextmanager
-def dask_client(client=None, scheduler=None, workers=None):
+def dask_client(client=None, scheduler=None, workers=None, tasks=None):
     """Yield a ``distributed.Client`` for one run, and close what was opened here.
 
     Parameters
@@ -36,6 +36,9 @@ def dask_client(client=None, scheduler=None, workers=None):
     workers : int, optional
         Number of worker processes of a ``LocalCluster`` started on 127.0.0.1,
         each with one thread. Default: the CPU count that Dask detects.
+    tasks : int, optional
+        Number of tasks of the run. A local cluster gets at most this many
+        workers, because more would stay idle.
 
     Raises
     ------
@@ -67,6 +70,12 @@ def dask_client(client=None, scheduler=None, workers=None):
         with _connect(scheduler) as opened:
             yield opened
         return
+    if workers is not None:
+        workers = check_int("workers", workers, 1)
+    if tasks is not None:
+        from dask.system import CPU_COUNT
+
+        workers = min(workers or CPU_COUNT, check_int("tasks", tasks, 1))
     with _local_cluster(workers) as opened:
         yield opened
 
@@ -148,7 +157,6 @@ def _check_scheduler_address(address):
 
 @contextlib.contextmanager
 def _local_cluster(workers):
-    from dask.system import CPU_COUNT
     from distributed import Client, LocalCluster
 
     workers = CPU_COUNT if workers is None else check_int("workers", workers, 1)
