@@ -711,27 +711,21 @@ def test_inpaint_command_tiled(tmp_path, client, capsys):
     assert "PSNR" in out
 
 
-def test_inpaint_command_tile_options_need_tile(tmp_path, capsys):
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--workers", "2", "--overlap", "8"], "the options --overlap, --workers need"),
+        (["--overlap", "8"], "the option --overlap needs"),
+    ],
+)
+def test_inpaint_command_tile_options_need_tile(options, message, tmp_path, capsys):
     source = tmp_path / "photo.png"
     write_image(source, photo((20, 20)))
+    command = ["inpaint", str(source), "-o", str(tmp_path / "out.png")]
 
-    status = main(
-        [
-            "inpaint",
-            str(source),
-            "-o",
-            str(tmp_path / "out.png"),
-            "--missing-rate",
-            "0.5",
-            "--workers",
-            "2",
-            "--overlap",
-            "8",
-        ]
-    )
+    status = main(command + ["--missing-rate", "0.5"] + options)
 
     err = capsys.readouterr().err.strip().splitlines()
     assert status == 2
-    assert len(err) == 1
-    assert "--overlap, --workers need --tile" in err[0]
+    assert err == [f"mfinpaint: error: {message} --tile; add --tile SIZE."]
     assert not (tmp_path / "out.png").exists()

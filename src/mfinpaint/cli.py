@@ -451,6 +451,8 @@ def _restore_function(args):
                         if getattr(args, name) is not None]
         if tile_options:
             options = ", ".join("--" + name for name in tile_options)
+            if len(tile_options) == 1:
+                raise UsageError(f"the option {options} needs --tile; add --tile SIZE.")
             raise UsageError(f"the options {options} need --tile; add --tile SIZE.")
         return inpaint
 
