@@ -8,6 +8,7 @@ import sys
 import time
 
 import dask
+import distributed  # noqa: F401  so that dask.config.set keeps its defaults
 import numpy as np
 import pytest
 from skimage import color, data
@@ -258,24 +259,20 @@ def test_batch_rerun_skips_outputs(tmp_path, client):
     assert (outdir / inputs[0].name).stat().st_mtime_ns != stamps[inputs[0].name]
 
 
-def test_batch_killed_run_resumes(tmp_path, client):
-    # Each image takes far longer to fit than the 20 ms between two looks at
-    # the output folder, so the kill lands while most images are still to do.
-    count = 10
-    inputs = write_photos(tmp_path / "in", count, shape=(160, 150))
-    outdir = tmp_path / "out"
-    command = [
+def slow_batch_command(indir, outdir, workers):
+    """Return a batch command line whose images each take a while to fit."""
+    return [
         sys.executable,
         "-m",
         "mfinpaint",
         "batch",
-        str(tmp_path / "in"),
+        str(indir),
         "-o",
         str(outdir),
         "--missing-rate",
         "0.6",
         "--workers",
-        "1",
+        str(workers),
         "--rank",
         "12",
         "--max-iter",
@@ -284,13 +281,24 @@ def test_batch_killed_run_resumes(tmp_path, client):
         "cg",
         "--quiet",
     ]
-    # A new session puts the command and its Dask worker in one process group,
-    # so that one SIGKILL stops them all, as a crash of the machine would.
+
+
+def signal_at_first_output(command, outdir, inputs, signum):
+    """Run ``command`` until it writes its first output, then signal its group.
+
+    Returns the exit status and the stderr text. A new session puts the
+    command and its Dask workers in one process group, so that the signal
+    reaches them all, as Ctrl-C in a terminal or a crash of the machine would.
+    """
     process = subprocess.Popen(
         command,
         start_new_session=True,
+        # A shell that started pytest in the background ignores SIGINT, and
+        # the command would inherit that.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         deadline = time.monotonic() + 120
@@ -298,18 +306,29 @@ def test_batch_killed_run_resumes(tmp_path, client):
             if any((outdir / path.name).exists() for path in inputs):
                 break
             time.sleep(0.02)
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=60)
+        os.killpg(process.pid, signum)
+        _, stderr = process.communicate(timeout=60)
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+    return process.returncode, stderr
+
+
+def test_batch_killed_run_resumes(tmp_path, client):
+    # Each image takes far longer to fit than the 20 ms between two looks at
+    # the output folder, so the kill lands while most images are still to do.
+    count = 10
+    inputs = write_photos(tmp_path / "in", count, shape=(160, 150))
+    outdir = tmp_path / "out"
+    command = slow_batch_command(tmp_path / "in", outdir, workers=1)
+    returncode, _ = signal_at_first_output(command, outdir, inputs, signal.SIGKILL)
     done = [path.name for path in inputs if (outdir / path.name).exists()]
     # A file that a killed writer left behind, in the name pattern of atomic_write.
     stale = outdir / ".photo9.png.abcd1234.part"
     stale.write_bytes(b"partial")
 
-    assert process.returncode == -signal.SIGKILL
+    assert returncode == -signal.SIGKILL
     assert 1 <= len(done) < count
     assert not (outdir / SUMMARY_NAME).exists()
 
@@ -338,6 +357,21 @@ def test_batch_killed_run_resumes(tmp_path, client):
         original = read_image(path)
         assert restored.shape == original.shape
         np.testing.assert_array_equal(restored[~mask], original[~mask])
+
+
+def test_batch_ctrl_c_is_one_line(tmp_path):
+    inputs = write_photos(tmp_path / "in", 6, shape=(160, 150))
+    outdir = tmp_path / "out"
+    command = slow_batch_command(tmp_path / "in", outdir, workers=2)
+
+    returncode, stderr = signal_at_first_output(
+        command, outdir, inputs, signal.SIGINT
+    )
+
+    assert returncode == 130
+    assert stderr.splitlines() == ["mfinpaint: interrupted; no partial file was left."]
+    assert temporary_files(outdir) == []
+    assert not (outdir / SUMMARY_NAME).exists()
 
 
 # Batch: options checked before any task starts.
@@ -429,31 +463,6 @@ def test_batch_command_usage_errors(tmp_path, capsys):
     assert "not allowed with argument" in err[1]
 
 
-def test_unreachable_scheduler_is_one_line(tmp_path, capsys):
-    inputs = write_photos(tmp_path / "in", 1)
-
-    # Port 1 on loopback has no listener, so the connection is refused at once
-    # and retried until the timeout.
-    with dask.config.set({"distributed.comm.timeouts.connect": "2s"}):
-        status = main(
-            [
-                "batch",
-                str(inputs[0]),
-                "-o",
-                str(tmp_path / "out"),
-                "--missing-rate",
-                "0.5",
-                "--scheduler",
-                "tcp://127.0.0.1:1",
-            ]
-        )
-
-    err = capsys.readouterr().err.strip().splitlines()
-    assert status == 2
-    assert len(err) == 1
-    assert "cannot connect to the Dask scheduler at 'tcp://127.0.0.1:1'" in err[0]
-
-
 def test_dask_client_rejects_two_places(client):
     with pytest.raises(InvalidParameterError, match="at most one"):
         with dask_client(client=client, workers=2):
@@ -462,6 +471,82 @@ def test_dask_client_rejects_two_places(client):
         with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
             with dask_client(scheduler="tcp://127.0.0.1:1"):
                 pass
+
+
+def test_local_cluster_at_most_one_worker_per_task():
+    with dask_client(workers=5, tasks=1) as opened:
+        started = opened.scheduler_info()["workers"]
+
+    assert len(started) == 1
+
+
+@pytest.fixture
+def no_client(monkeypatch):
+    """Make building a distributed.Client fail the test."""
+
+    def fail(*args, **kwargs):
+        raise AssertionError(f"a Client was built for {args}")
+
+    monkeypatch.setattr(distributed, "Client", fail)
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "garbage",
+        "tcp://127.0.0.1",
+        "tcp://127.0.0.1:port",
+        "tcp://127.0.0.1:99999",
+        "inproc://127.0.0.1/1/1",
+        "ucx://127.0.0.1:8786",
+    ],
+)
+def test_scheduler_address_invalid(address, no_client):
+    with pytest.raises(InvalidParameterError, match="tcp://host:8786"):
+        with dask_client(scheduler=address):
+            pass
+
+
+def test_scheduler_refused_before_client(no_client):
+    # The connect timeout is long, so only the check before the Client can
+    # raise the refused connection.
+    with dask.config.set({"distributed.comm.timeouts.connect": "300s"}):
+        with pytest.raises(ClusterError, match="refused"):
+            with dask_client(scheduler="tcp://127.0.0.1:1"):
+                pass
+
+
+@pytest.mark.parametrize(
+    ("address", "message"),
+    [
+        ("garbage", "invalid scheduler address 'garbage'"),
+        # Port 1 on loopback has no listener, so the connection is refused.
+        (
+            "tcp://127.0.0.1:1",
+            "cannot connect to the Dask scheduler at 'tcp://127.0.0.1:1'",
+        ),
+    ],
+)
+def test_batch_bad_scheduler_is_one_line(address, message, tmp_path, capsys, no_client):
+    inputs = write_photos(tmp_path / "in", 1)
+
+    status = main(
+        [
+            "batch",
+            str(inputs[0]),
+            "-o",
+            str(tmp_path / "out"),
+            "--missing-rate",
+            "0.5",
+            "--scheduler",
+            address,
+        ]
+    )
+
+    err = capsys.readouterr().err.strip().splitlines()
+    assert status == 2
+    assert len(err) == 1
+    assert message in err[0]
 
 
 # Tiles.
@@ -626,27 +711,21 @@ def test_inpaint_command_tiled(tmp_path, client, capsys):
     assert "PSNR" in out
 
 
-def test_inpaint_command_tile_options_need_tile(tmp_path, capsys):
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--workers", "2", "--overlap", "8"], "the options --overlap, --workers need"),
+        (["--overlap", "8"], "the option --overlap needs"),
+    ],
+)
+def test_inpaint_command_tile_options_need_tile(options, message, tmp_path, capsys):
     source = tmp_path / "photo.png"
     write_image(source, photo((20, 20)))
+    command = ["inpaint", str(source), "-o", str(tmp_path / "out.png")]
 
-    status = main(
-        [
-            "inpaint",
-            str(source),
-            "-o",
-            str(tmp_path / "out.png"),
-            "--missing-rate",
-            "0.5",
-            "--workers",
-            "2",
-            "--overlap",
-            "8",
-        ]
-    )
+    status = main(command + ["--missing-rate", "0.5"] + options)
 
     err = capsys.readouterr().err.strip().splitlines()
     assert status == 2
-    assert len(err) == 1
-    assert "--overlap, --workers need --tile" in err[0]
+    assert err == [f"mfinpaint: error: {message} --tile; add --tile SIZE."]
     assert not (tmp_path / "out.png").exists()

@@ -408,7 +408,7 @@ def _run_jobs(jobs, mask_dir, force, client, scheduler, workers, progress):
         )
 
     if pending:
-        with dask_client(client, scheduler, workers) as opened:
+        with dask_client(client, scheduler, workers, len(pending)) as opened:
             rows.update(_gather_rows(opened, pending, progress))
     return [rows[job.input] for job in jobs]
 

@@ -454,6 +454,8 @@ def _restore_function(args):
                         if getattr(args, name) is not None]
         if tile_options:
             options = ", ".join("--" + name for name in tile_options)
+            if len(tile_options) == 1:
+                raise UsageError(f"the option {options} needs --tile; add --tile SIZE.")
             raise UsageError(f"the options {options} need --tile; add --tile SIZE.")
         return inpaint
 
@@ -530,6 +532,9 @@ def run_experiment_command(args):
     return 0
 
 
+_TRACKER_FILTER = "ignore:resource_tracker:UserWarning:multiprocessing.resource_tracker"
+
+
 def _log_warning(message, category, filename, lineno, file=None, line=None):
     """Show a Python warning as one log line, without the source line."""
     log.warning("%s: %s", category.__name__, message)
@@ -547,10 +552,22 @@ def main(argv=None):
     # tifffile logs a warning or an error for each damaged tag, and read_image
     # reports the failure itself in one line.
     logging.getLogger("tifffile").setLevel(logging.CRITICAL)
-    # distributed logs each start, connection and stop of a cluster at INFO.
-    # It reads this level when it is first imported, in this process and in
-    # its worker processes, and a value set by the user wins.
-    os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "warning")
+    # When Ctrl-C interrupts a wait on a Dask future, the event loop of
+    # distributed logs the cancelled wait with a traceback at ERROR.
+    logging.getLogger("asyncio").setLevel(logging.CRITICAL)
+    # distributed logs each start, connection and stop of a cluster at INFO,
+    # and at WARNING each task cancelled and each busy worker killed when
+    # Ctrl-C stops a local cluster. A failed task is reported in its summary
+    # row instead. distributed reads this level when it is first imported, in
+    # this process and in its worker processes, and a value set by the user
+    # wins.
+    os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "error")
+    # The resource tracker process of multiprocessing warns about the
+    # semaphores of the worker processes that a stopped cluster killed. It
+    # reads its warning filters from this variable when it starts.
+    filters = os.environ.get("PYTHONWARNINGS", "")
+    if _TRACKER_FILTER not in filters:
+        os.environ["PYTHONWARNINGS"] = ",".join(filter(None, [filters, _TRACKER_FILTER]))
     parser = _build_parser()
     started = time.perf_counter()
     try:

@@ -2,6 +2,7 @@
 
 import contextlib
 import logging
+import socket
 
 from ._validation import check_int
 from .errors import ClusterError, InvalidParameterError
@@ -13,10 +14,16 @@ log = logging.getLogger(__name__)
 # The local cluster listens on loopback only, so no other machine can reach its
 # scheduler, workers or HTTP endpoints.
 LOCAL_HOST = "127.0.0.1"
+# Seconds that the first TCP connection to a given scheduler may take before
+# the Client tries again with distributed's own connect timeout.
+PROBE_TIMEOUT = 5.0
+# The address schemes of distributed that run over TCP. A plain TCP connection
+# shows whether something listens at such an address.
+TCP_SCHEMES = ("tcp", "tls", "ws", "wss")
 
 
 @contextlib.contextmanager
-def dask_client(client=None, scheduler=None, workers=None):
+def dask_client(client=None, scheduler=None, workers=None, tasks=None):
     """Yield a ``distributed.Client`` for one run, and close what was opened here.
 
     Parameters
@@ -29,13 +36,19 @@ def dask_client(client=None, scheduler=None, workers=None):
     workers : int, optional
         Number of worker processes of a ``LocalCluster`` started on 127.0.0.1,
         each with one thread. Default: the CPU count that Dask detects.
+    tasks : int, optional
+        Number of tasks of the run. A local cluster gets at most this many
+        workers, because more would stay idle.
 
     Raises
     ------
     InvalidParameterError
-        More than one option is given, or ``workers`` is not a positive integer.
+        More than one option is given, ``workers`` is not a positive integer,
+        or ``scheduler`` is not a TCP address (tcp, tls, ws or wss) with a port.
     ClusterError
-        The scheduler cannot be reached or the local cluster fails to start.
+        The scheduler cannot be reached or the local cluster fails to start. A
+        refused connection or an unknown host name raises at once, and other
+        failures after distributed's connect timeout.
     """
     chosen = [
         name
@@ -57,6 +70,12 @@ def dask_client(client=None, scheduler=None, workers=None):
         with _connect(scheduler) as opened:
             yield opened
         return
+    if workers is not None:
+        workers = check_int("workers", workers, 1)
+    if tasks is not None:
+        from dask.system import CPU_COUNT
+
+        workers = min(workers or CPU_COUNT, check_int("tasks", tasks, 1))
     with _local_cluster(workers) as opened:
         yield opened
 
@@ -65,10 +84,7 @@ def dask_client(client=None, scheduler=None, workers=None):
 def _connect(address):
     from distributed import Client
 
-    if not isinstance(address, str) or not address.strip():
-        raise InvalidParameterError(
-            f"scheduler must be an address such as 'tcp://host:8786', got {address!r}."
-        )
+    _check_scheduler_address(address)
     log.info("connecting to the Dask scheduler at %s", address)
     try:
         client = Client(address, set_as_default=False)
@@ -83,9 +99,64 @@ def _connect(address):
         yield client
 
 
+def _check_scheduler_address(address):
+    """Reject an address that distributed cannot parse or a TCP port that refuses.
+
+    distributed retries a refused connection until its connect timeout
+    (30 s by default). A Client made from an address that it cannot parse
+    raises, but its finalizer then blocks the exit of Python (distributed
+    2026.8). Both cases are caught here, before any Client exists.
+    """
+    from distributed.comm.addressing import get_address_host_port, parse_address
+
+    if not isinstance(address, str) or not address.strip():
+        raise InvalidParameterError(
+            f"scheduler must be an address such as 'tcp://host:8786', got {address!r}."
+        )
+    try:
+        scheme, _ = parse_address(address)
+        if scheme in TCP_SCHEMES:
+            host, port = get_address_host_port(address)
+    except ValueError as error:
+        raise InvalidParameterError(
+            f"invalid scheduler address {address!r} ({error}); give one such as "
+            "'tcp://host:8786'."
+        ) from None
+    if scheme not in TCP_SCHEMES:
+        # inproc reaches only a scheduler in this process, and ucx needs a
+        # package that mfinpaint does not install.
+        raise InvalidParameterError(
+            f"scheduler address {address!r} uses {scheme}://, but only "
+            f"{', '.join(TCP_SCHEMES)} are supported; give one such as "
+            "'tcp://host:8786'."
+        )
+    if not 0 < port < 65536:
+        raise InvalidParameterError(
+            f"invalid scheduler address {address!r}: port {port} is not in 1 to "
+            "65535; give one such as 'tcp://host:8786'."
+        )
+    try:
+        with socket.create_connection((host, port), timeout=PROBE_TIMEOUT):
+            pass
+    except (ConnectionRefusedError, socket.gaierror) as error:
+        raise ClusterError(
+            f"cannot connect to the Dask scheduler at {address!r}: "
+            f"{error.strerror or error}. Check the address and that the scheduler "
+            "is running."
+        ) from None
+    except OSError as error:
+        # A timeout or an unreachable network can be transient, so the Client
+        # tries again with distributed's connect timeout.
+        log.info(
+            "the first connection to %s failed (%s); retrying with the connect "
+            "timeout of distributed",
+            address,
+            error,
+        )
+
+
 @contextlib.contextmanager
 def _local_cluster(workers):
-    from dask.system import CPU_COUNT
     from distributed import Client, LocalCluster
 
     workers = CPU_COUNT if workers is None else check_int("workers", workers, 1)
@@ -100,9 +171,14 @@ def _local_cluster(workers):
             processes=True,
             host=LOCAL_HOST,
             dashboard_address=f"{LOCAL_HOST}:0",
+            # Makes the worker processes ignore SIGINT, so that Ctrl-C stops
+            # the run through this process alone.
+            preload=["mfinpaint._worker_setup"],
         )
     except (OSError, RuntimeError) as error:
         raise ClusterError(f"cannot start a local Dask cluster: {error}.") from error
     with cluster, Client(cluster, set_as_default=False) as client:
         yield client
     log.info("stopped the local Dask cluster")
+
+

@@ -191,7 +191,7 @@ def inpaint_tiled(
     else:
         for rows, columns in tiles.values():
             _check_tile_observed(mask, rows, columns)
-        with dask_client(client, scheduler, workers) as opened:
+        with dask_client(client, scheduler, workers, len(tiles)) as opened:
             restored, info = _fit_tiles(
                 opened, channels, mask, grid, depth, tiles, inpaint_params, verbose
             )
