@@ -1,6 +1,7 @@
 """Batch and tiled restoration on a Dask cluster bound to 127.0.0.1."""
 
 import csv
+import json
 import os
 import signal
 import subprocess
@@ -709,6 +710,26 @@ def test_inpaint_command_tiled(tmp_path, client, capsys):
     assert status == 0
     assert read_image(output).shape == (120, 150, 3)
     assert "PSNR" in out
+
+
+def test_tiled_auto_reports_tile_choices(tmp_path, client, capsys):
+    source = tmp_path / "photo.png"
+    write_image(source, photo((100, 120)))
+    report = tmp_path / "report.json"
+
+    status = main(
+        ["inpaint", str(source), "-o", str(tmp_path / "out.png"), "--missing-rate",
+         "0.6", "--tile", "64", "--overlap", "16", "--auto", "--report", str(report),
+         "--scheduler", client.scheduler.address, "--quiet"]
+    )
+
+    out = capsys.readouterr().out
+    values = json.loads(report.read_text())
+    assert status == 0
+    count = len(values["tile_params"])
+    assert count > 1
+    assert all(tile["rank"] >= 1 for tile in values["tile_params"])
+    assert f"auto: {count} tiles chose their own settings: rank " in out
 
 
 @pytest.mark.parametrize(

@@ -418,6 +418,7 @@ def run_inpaint(args):
             "seconds": round(tuning.seconds, 4),
             "fits": len(tuning.trials),
         },
+        "tile_params": info.get("tile_params"),
         "missing_fraction": float(mask.mean()),
         "height": int(values.shape[0]),
         "width": int(values.shape[1]),
@@ -442,9 +443,23 @@ def run_inpaint(args):
             f"(held-out RSE {tuning.holdout_rse:.4f}, "
             f"{len(tuning.trials)} fits in {tuning.seconds:.2f} s)"
         )
+    elif args.auto and info.get("tile_params"):
+        print(_format_tile_choices(info["tile_params"]))
     if scores:
         print(_format_scores(scores))
     return 0
+
+
+def _format_tile_choices(tile_params):
+    """Return the line that sums up the settings each tile chose with --auto."""
+    ranges = []
+    for name in ("rank", "lam", "rho", "order"):
+        values = sorted({params[name] for params in tile_params})
+        text = f"{values[0]:.4g}"
+        if len(values) > 1:
+            text += f" to {values[-1]:.4g}"
+        ranges.append(f"{name} {text}")
+    return f"auto: {len(tile_params)} tiles chose their own settings: " + "  ".join(ranges)
 
 
 def _restore_function(args):

@@ -371,6 +371,7 @@ def _tiles_info(results):
         "iterations": sum(result["iterations"] for result in results),
         "tiles": len(results),
         "params": params,
+        "tile_params": fitted,
         "models": [],
         "tuning": None,
     }
