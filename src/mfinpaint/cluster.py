@@ -157,6 +157,7 @@ def _check_scheduler_address(address):
 
 @contextlib.contextmanager
 def _local_cluster(workers):
+    from dask.system import CPU_COUNT
     from distributed import Client, LocalCluster
 
     workers = CPU_COUNT if workers is None else check_int("workers", workers, 1)
