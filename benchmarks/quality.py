@@ -24,16 +24,15 @@ import cv2
 import numpy as np
 import scipy
 import skimage
-from threadpoolctl import threadpool_limits
 from PIL import Image, ImageDraw, ImageFont
 from skimage import data
 from skimage.color import rgb2gray
 from skimage.restoration import inpaint_biharmonic
 from skimage.transform import resize
+from threadpoolctl import threadpool_limits
 
 import mfinpaint
 from mfinpaint import SmoothMF, inpaint, random_mask
-from mfinpaint.colorspace import rgb_to_ycbcr
 from mfinpaint.io import read_image
 from mfinpaint.metrics import psnr, rse, ssim
 
@@ -41,16 +40,38 @@ ROOT = Path(__file__).resolve().parents[1]
 PANDA = ROOT.parent / "shared" / "data" / "gaint_panda.bmp"
 SIZE = 256
 SKIMAGE_IMAGES = (
-    "astronaut", "camera", "coffee", "chelsea", "rocket", "coins", "moon", "brick",
+    "astronaut",
+    "camera",
+    "coffee",
+    "chelsea",
+    "rocket",
+    "coins",
+    "moon",
+    "brick",
     "immunohistochemistry",
 )
 QUICK_IMAGES = ("panda", "astronaut", "camera")
 DAMAGES = (
-    "random 50%", "random 70%", "random 90%", "random 95%", "text", "scratches",
-    "blocks 32x32", "row stripes",
+    "random 50%",
+    "random 70%",
+    "random 90%",
+    "random 95%",
+    "text",
+    "scratches",
+    "blocks 32x32",
+    "row stripes",
 )
-COLUMNS = ("image", "damage", "method", "psnr", "ssim", "rse", "seconds", "missing",
-           "settings")
+COLUMNS = (
+    "image",
+    "damage",
+    "method",
+    "psnr",
+    "ssim",
+    "rse",
+    "seconds",
+    "missing",
+    "settings",
+)
 
 
 def square(image):
@@ -100,8 +121,11 @@ def scratch_mask(rng, count=25):
         angle = rng.uniform(0, np.pi)
         length = rng.uniform(0.2, 0.8) * SIZE
         end = start + length * np.array([np.cos(angle), np.sin(angle)])
-        draw.line([tuple(start.tolist()), tuple(end.tolist())], fill=255,
-                  width=int(rng.integers(1, 3)))
+        draw.line(
+            [tuple(start.tolist()), tuple(end.tolist())],
+            fill=255,
+            width=int(rng.integers(1, 3)),
+        )
     return np.asarray(canvas) > 0
 
 
@@ -128,8 +152,12 @@ def make_mask(damage, seed=1):
     if damage.startswith("random"):
         rate = int(damage.split()[1].rstrip("%")) / 100
         return random_mask((SIZE, SIZE), rate, seed=seed)
-    makers = {"text": text_mask, "scratches": scratch_mask, "blocks 32x32": block_mask,
-              "row stripes": stripe_mask}
+    makers = {
+        "text": text_mask,
+        "scratches": scratch_mask,
+        "blocks 32x32": block_mask,
+        "row stripes": stripe_mask,
+    }
     return makers[damage](rng)
 
 
@@ -148,12 +176,18 @@ def run_default(image, mask):
 def _auto(**options):
     def run(image, mask):
         restored, info = inpaint(
-            image, mask, channel_axis=channel_axis(image), auto=True,
-            tune_options=options, return_info=True,
+            image,
+            mask,
+            channel_axis=channel_axis(image),
+            auto=True,
+            tune_options=options,
+            return_info=True,
         )
         chosen = info["params"]
-        note = (f"rank {chosen['rank']} lam {chosen['lam']:.2g} rho {chosen['rho']:.2g} "
-                f"order {chosen['order']} iter {info['tuning'].iterations}")
+        note = (
+            f"rank {chosen['rank']} lam {chosen['lam']:.2g} rho {chosen['rho']:.2g} "
+            f"order {chosen['order']} iter {info['tuning'].iterations}"
+        )
         return restored, note
 
     return run
@@ -166,8 +200,15 @@ def _published_fit(image, mask, lam):
     for c in range(channels.shape[2]):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            model = SmoothMF(rank=50, lam=lam, rho=0.1, order=1, solver="cg",
-                             max_iter=100, random_state=1)
+            model = SmoothMF(
+                rank=50,
+                lam=lam,
+                rho=0.1,
+                order=1,
+                solver="cg",
+                max_iter=100,
+                random_state=1,
+            )
             model.fit(channels[..., c], mask)
         estimate = np.clip(model.reconstruct(), 0, 1)
         restored[..., c] = np.where(mask, estimate, channels[..., c])
@@ -183,8 +224,9 @@ def run_plain(image, mask):
 
 
 def _opencv(image, mask, flag):
-    pixels = np.round(np.where(mask[..., None] if image.ndim == 3 else mask, 0, image)
-                      * 255).astype(np.uint8)
+    pixels = np.round(
+        np.where(mask[..., None] if image.ndim == 3 else mask, 0, image) * 255
+    ).astype(np.uint8)
     restored = cv2.inpaint(pixels, mask.astype(np.uint8), 3, flag)
     return restored / 255.0
 
@@ -226,8 +268,9 @@ PUBLISHED_METHODS = ("published setting", "plain MF (lam 1e-10)")
 # and the color modes on color images.
 COLOR_DAMAGE = "random 90%"
 RANK_METHODS = {"--auto (max rank 64)": _auto(max_rank=64)}
-COLOR_METHODS = {f"color={color}": _color_mode(color) for color in
-                 ("luma", "channels", "joint")}
+COLOR_METHODS = {
+    f"color={color}": _color_mode(color) for color in ("luma", "channels", "joint")
+}
 
 
 def score(name, damage, method, image, mask, run):
@@ -236,13 +279,21 @@ def score(name, damage, method, image, mask, run):
     seconds = time.perf_counter() - start
     restored = np.clip(restored, 0, 1)
     row = {
-        "image": name, "damage": damage, "method": method,
-        "psnr": psnr(image, restored), "ssim": ssim(image, restored),
-        "rse": rse(image, restored, mask), "seconds": seconds,
-        "missing": float(mask.mean()), "settings": note,
+        "image": name,
+        "damage": damage,
+        "method": method,
+        "psnr": psnr(image, restored),
+        "ssim": ssim(image, restored),
+        "rse": rse(image, restored, mask),
+        "seconds": seconds,
+        "missing": float(mask.mean()),
+        "settings": note,
     }
-    print(f"{name:>22} {damage:>13} {method:>24} PSNR {row['psnr']:6.2f} "
-          f"SSIM {row['ssim']:.3f} {seconds:6.2f} s  {note}", flush=True)
+    print(
+        f"{name:>22} {damage:>13} {method:>24} PSNR {row['psnr']:6.2f} "
+        f"SSIM {row['ssim']:.3f} {seconds:6.2f} s  {note}",
+        flush=True,
+    )
     return row, restored
 
 
@@ -279,7 +330,8 @@ def run_all(images, damages, methods, csv_path, kept_rows=()):
                     stream.flush()
                     crops[(name, damage, method)] = restored
                 crops[(name, damage, "damaged")] = np.where(
-                    mask[..., None] if image.ndim == 3 else mask, 0, image)
+                    mask[..., None] if image.ndim == 3 else mask, 0, image
+                )
                 crops[(name, damage, "original")] = image
     return crops
 
@@ -304,10 +356,16 @@ def _mean(values):
 
 
 def _psnr_table(rows, damage, methods):
-    images = list(dict.fromkeys(row["image"] for row in rows if row["damage"] == damage))
-    lookup = {(row["image"], row["method"]): row for row in rows if row["damage"] == damage}
-    lines = ["| image | " + " | ".join(methods) + " |",
-             "| --- |" + " ---: |" * len(methods)]
+    images = list(
+        dict.fromkeys(row["image"] for row in rows if row["damage"] == damage)
+    )
+    lookup = {
+        (row["image"], row["method"]): row for row in rows if row["damage"] == damage
+    }
+    lines = [
+        "| image | " + " | ".join(methods) + " |",
+        "| --- |" + " ---: |" * len(methods),
+    ]
     for image in images:
         values = [lookup.get((image, method)) for method in methods]
         best = max(row["psnr"] for row in values if row is not None)
@@ -324,8 +382,10 @@ def _psnr_table(rows, damage, methods):
 
 
 def _mean_table(rows, methods):
-    lines = ["| method | PSNR (dB) | SSIM | RSE (missing) | seconds | best PSNR on |",
-             "| --- | ---: | ---: | ---: | ---: | ---: |"]
+    lines = [
+        "| method | PSNR (dB) | SSIM | RSE (missing) | seconds | best PSNR on |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
     cases = {}
     for row in rows:
         cases.setdefault((row["image"], row["damage"]), []).append(row)
@@ -350,13 +410,18 @@ def _target_lines(rows):
     """State the 90 % random targets as measured."""
     damage = "random 90%"
     at = {(row["image"], row["method"]): row for row in rows if row["damage"] == damage}
-    images = list(dict.fromkeys(row["image"] for row in rows if row["damage"] == damage))
+    images = list(
+        dict.fromkeys(row["image"] for row in rows if row["damage"] == damage)
+    )
     if not images or not all((image, "mfinpaint --auto") in at for image in images):
         return []
     lines = [f"At {damage} missing, over {len(images)} images:", ""]
     for rival in ("OpenCV Telea", "OpenCV NS"):
-        lost = [image for image in images
-                if at[image, "mfinpaint --auto"]["psnr"] <= at[image, rival]["psnr"]]
+        lost = [
+            image
+            for image in images
+            if at[image, "mfinpaint --auto"]["psnr"] <= at[image, rival]["psnr"]
+        ]
         verdict = "on every image" if not lost else f"except on {', '.join(lost)}"
         lines.append(f"- `--auto` has a higher PSNR than {rival} {verdict}.")
     auto = [at[image, "mfinpaint --auto"] for image in images]
@@ -364,8 +429,10 @@ def _target_lines(rows):
     gap = _mean([r["psnr"] for r in auto]) - _mean([r["psnr"] for r in biharmonic])
     ratio = sum(r["seconds"] for r in auto) / sum(r["seconds"] for r in biharmonic)
     lines.append(f"- Mean PSNR of `--auto` minus that of biharmonic: {gap:+.2f} dB.")
-    lines.append(f"- Time of `--auto` over that of biharmonic: {ratio:.2f} (summed over "
-                 "the images).")
+    lines.append(
+        f"- Time of `--auto` over that of biharmonic: {ratio:.2f} (summed over "
+        "the images)."
+    )
     return lines + [""]
 
 
@@ -373,8 +440,11 @@ def _settings_table(rows, method):
     """Count the settings that ``method`` chose, per damage kind."""
     lines = ["| damage | settings chosen (number of images) |", "| --- | --- |"]
     for damage in dict.fromkeys(row["damage"] for row in rows):
-        notes = [row["settings"] for row in rows
-                 if row["damage"] == damage and row["method"] == method]
+        notes = [
+            row["settings"]
+            for row in rows
+            if row["damage"] == damage and row["method"] == method
+        ]
         counts = {note: notes.count(note) for note in dict.fromkeys(notes)}
         ranked = sorted(counts.items(), key=lambda item: -item[1])
         cells = "; ".join(f"{note} ({count})" for note, count in ranked)
@@ -383,8 +453,10 @@ def _settings_table(rows, method):
 
 
 def _run_lines(runs):
-    parts = [f"`{run['command']}` ({run['minutes']:.0f} minutes, {run['date']})"
-             for run in runs]
+    parts = [
+        f"`{run['command']}` ({run['minutes']:.0f} minutes, {run['date']})"
+        for run in runs
+    ]
     return [
         "Commands: " + ", then ".join(parts) + ".",
         "",
@@ -405,13 +477,17 @@ def render_results(rows, runs):
     main_rows = [row for row in rows if row["method"] in METHODS]
     random_rows = [row for row in main_rows if row["damage"].startswith("random")]
     damages = set(row["damage"] for row in main_rows)
-    everywhere = [m for m in methods
-                  if {r["damage"] for r in main_rows if r["method"] == m} == damages]
+    everywhere = [
+        m
+        for m in methods
+        if {r["damage"] for r in main_rows if r["method"] == m} == damages
+    ]
     lines = [START_MARK, ""] + _run_lines(runs)
 
     lines += ["### Mean over every image and damage kind", ""]
-    lines += _mean_table([r for r in main_rows if r["method"] in everywhere],
-                         everywhere) + [""]
+    lines += _mean_table(
+        [r for r in main_rows if r["method"] in everywhere], everywhere
+    ) + [""]
     lines += ["### Mean over the random damage kinds (50 % to 95 % missing)", ""]
     lines += _mean_table(random_rows, methods) + [""]
     lines += _target_lines(main_rows)
@@ -426,8 +502,12 @@ def render_results(rows, runs):
     lines += ["### Settings chosen by `--auto`", ""]
     lines += _settings_table(main_rows, "mfinpaint --auto") + [""]
 
-    rank_rows = [row for row in rows if row["damage"] == COLOR_DAMAGE
-                 and row["method"] in ("mfinpaint --auto", *RANK_METHODS)]
+    rank_rows = [
+        row
+        for row in rows
+        if row["damage"] == COLOR_DAMAGE
+        and row["method"] in ("mfinpaint --auto", *RANK_METHODS)
+    ]
     if any(row["method"] in RANK_METHODS for row in rank_rows):
         rank_methods = ["mfinpaint --auto", *RANK_METHODS]
         lines += [f"### `--auto` with a rank limit of 64 at {COLOR_DAMAGE} missing", ""]
@@ -459,18 +539,33 @@ def write_report(path, rows, runs):
 def record_run(path, command, seconds, replace):
     """Append this run to the list in ``path`` (a fresh list with ``replace``)."""
     runs = [] if replace or not path.exists() else json.loads(path.read_text())
-    runs.append({"command": command, "minutes": seconds / 60,
-                 "date": time.strftime("%Y-%m-%d", time.gmtime())})
+    runs.append(
+        {
+            "command": command,
+            "minutes": seconds / 60,
+            "date": time.strftime("%Y-%m-%d", time.gmtime()),
+        }
+    )
     path.write_text(json.dumps(runs, indent=1) + "\n")
     return runs
 
 
 # Cases and columns of docs/quality.png.
-FIGURE_CASES = (("astronaut", "random 90%"), ("panda", "random 90%"),
-                ("astronaut", "text"), ("camera", "blocks 32x32"),
-                ("coffee", "scratches"), ("moon", "row stripes"))
-FIGURE_METHODS = ("mfinpaint default", "mfinpaint --auto", "OpenCV Telea", "OpenCV NS",
-                  "scikit-image biharmonic")
+FIGURE_CASES = (
+    ("astronaut", "random 90%"),
+    ("panda", "random 90%"),
+    ("astronaut", "text"),
+    ("camera", "blocks 32x32"),
+    ("coffee", "scratches"),
+    ("moon", "row stripes"),
+)
+FIGURE_METHODS = (
+    "mfinpaint default",
+    "mfinpaint --auto",
+    "OpenCV Telea",
+    "OpenCV NS",
+    "scikit-image biharmonic",
+)
 
 
 def figure_crops(cases):
@@ -485,7 +580,8 @@ def figure_crops(cases):
             _, restored = score(name, damage, method, image, mask, METHODS[method])
             crops[(name, damage, method)] = restored
         crops[(name, damage, "damaged")] = np.where(
-            mask[..., None] if image.ndim == 3 else mask, 0, image)
+            mask[..., None] if image.ndim == 3 else mask, 0, image
+        )
         crops[(name, damage, "original")] = image
     return crops
 
@@ -501,24 +597,34 @@ def save_figure(path, crops, cases, size=96):
     cases = [case for case in cases if (*case, "original") in crops]
     if not cases:
         return
-    figure, axes = plt.subplots(len(cases), len(columns),
-                                figsize=(1.6 * len(columns), 1.9 * len(cases)),
-                                squeeze=False)
+    figure, axes = plt.subplots(
+        len(cases),
+        len(columns),
+        figsize=(1.6 * len(columns), 1.9 * len(cases)),
+        squeeze=False,
+    )
     top = left = (SIZE - size) // 2
     for i, case in enumerate(cases):
         original = crops[(*case, "original")]
         for j, column in enumerate(columns):
             restored = crops[(*case, column)]
             axis = axes[i, j]
-            axis.imshow(restored[top : top + size, left : left + size], cmap="gray",
-                        vmin=0, vmax=1, interpolation="nearest")
+            axis.imshow(
+                restored[top : top + size, left : left + size],
+                cmap="gray",
+                vmin=0,
+                vmax=1,
+                interpolation="nearest",
+            )
             axis.set_xticks([])
             axis.set_yticks([])
             if j >= 2:
                 axis.set_xlabel(f"{psnr(original, restored):.2f} dB", fontsize=7)
             if i == 0:
-                axis.set_title(column.replace("scikit-image ", "").replace(
-                    "mfinpaint ", "mf "), fontsize=8)
+                axis.set_title(
+                    column.replace("scikit-image ", "").replace("mfinpaint ", "mf "),
+                    fontsize=8,
+                )
             if j == 0:
                 axis.set_ylabel(f"{case[0]}\n{case[1]}", fontsize=8)
     figure.tight_layout()
@@ -539,27 +645,46 @@ def cpu_model():
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true",
-                        help="three images and 90 %% random missing only")
-    parser.add_argument("--docs", type=Path,
-                        help="folder for quality.md and quality.png (default docs, "
-                        "or benchmarks/out/quick with --quick)")
-    parser.add_argument("--csv", type=Path,
-                        help="file of scores (default benchmarks/out/quality.csv, or "
-                        "benchmarks/out/quick/quality.csv with --quick)")
-    parser.add_argument("--report-only", action="store_true",
-                        help="rewrite the report from an existing CSV file")
-    parser.add_argument("--figure", action="store_true",
-                        help="with --report-only, also run the figure's cases again and "
-                        "redraw quality.png")
-    parser.add_argument("--methods", type=lambda text: text.split(","),
-                        help="comma-separated methods to run again; the CSV keeps "
-                        "the rows of the others")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="three images and 90 %% random missing only",
+    )
+    parser.add_argument(
+        "--docs",
+        type=Path,
+        help="folder for quality.md and quality.png (default docs, "
+        "or benchmarks/out/quick with --quick)",
+    )
+    parser.add_argument(
+        "--csv",
+        type=Path,
+        help="file of scores (default benchmarks/out/quality.csv, or "
+        "benchmarks/out/quick/quality.csv with --quick)",
+    )
+    parser.add_argument(
+        "--report-only",
+        action="store_true",
+        help="rewrite the report from an existing CSV file",
+    )
+    parser.add_argument(
+        "--figure",
+        action="store_true",
+        help="with --report-only, also run the figure's cases again and "
+        "redraw quality.png",
+    )
+    parser.add_argument(
+        "--methods",
+        type=lambda text: text.split(","),
+        help="comma-separated methods to run again; the CSV keeps "
+        "the rows of the others",
+    )
     args = parser.parse_args()
     out = ROOT / "benchmarks" / "out"
     args.docs = args.docs or (out / "quick" if args.quick else ROOT / "docs")
-    args.csv = args.csv or (out / "quick" / "quality.csv" if args.quick
-                            else out / "quality.csv")
+    args.csv = args.csv or (
+        out / "quick" / "quality.csv" if args.quick else out / "quality.csv"
+    )
 
     known = [*METHODS, *RANK_METHODS, *COLOR_METHODS]
     methods = args.methods or known
@@ -597,8 +722,9 @@ def main():
         with threadpool_limits(1):
             cv2.setNumThreads(1)
             crops = run_all(load_images(names), damages, methods, args.csv, kept)
-        runs = record_run(runs_path, command, time.perf_counter() - started,
-                          replace=not args.methods)
+        runs = record_run(
+            runs_path, command, time.perf_counter() - started, replace=not args.methods
+        )
     else:
         runs = json.loads(runs_path.read_text())
 

@@ -203,7 +203,9 @@ def run_smoothmf(truth, mask, stream, task):
     """Fit until the RSE reaches ``task["target"]`` and record the time to it."""
     from mfinpaint import SmoothMF
 
-    settings = EXACT_VARIANTS.get(task["method"], {"start": "random", "dtype": "float64"})
+    settings = EXACT_VARIANTS.get(
+        task["method"], {"start": "random", "dtype": "float64"}
+    )
     solver = "cg" if task["method"] == "cg" else "exact"
     target = task.get("target")
     max_iter = task.get("max_iter", PUBLISHED_ITERATIONS if solver == "cg" else 30)
@@ -218,13 +220,23 @@ def run_smoothmf(truth, mask, stream, task):
         spent_in_callback[0] += time.perf_counter() - entered
         if target is None:
             return False
-        stalled = (solver == "exact" and len(history) > 2
-                   and abs(history[-2][2] - error) <= STALL_TOLERANCE * error)
+        stalled = (
+            solver == "exact"
+            and len(history) > 2
+            and abs(history[-2][2] - error) <= STALL_TOLERANCE * error
+        )
         return error <= target or stalled
 
     model = SmoothMF(
-        rank=task["rank"], rho=RHO, lam=LAM, solver=solver, max_iter=max_iter,
-        tol=0.0, random_state=stream, start=settings["start"], dtype=settings["dtype"],
+        rank=task["rank"],
+        rho=RHO,
+        lam=LAM,
+        solver=solver,
+        max_iter=max_iter,
+        tol=0.0,
+        random_state=stream,
+        start=settings["start"],
+        dtype=settings["dtype"],
     )
     start = time.perf_counter()
     model.fit(truth, mask, callback=record)
@@ -284,8 +296,13 @@ def run_child(task):
         result = run_peer(truth, mask, task)
     else:
         result = run_smoothmf(truth, mask, stream, task)
-    return {**task, **result, "pixels": truth.size, "baseline_mib": baseline,
-            "peak_mib": peak_rss_mib()}
+    return {
+        **task,
+        **result,
+        "pixels": truth.size,
+        "baseline_mib": baseline,
+        "peak_mib": peak_rss_mib(),
+    }
 
 
 # ---------------------------------------------------------------------------
@@ -305,8 +322,15 @@ def mark_target(record, target):
 
 
 def make_task(case, image, shape, method, rank, threads, **extra):
-    return {"case": case, "image": image, "shape": list(shape), "method": method,
-            "rank": rank, "threads": threads, **extra}
+    return {
+        "case": case,
+        "image": image,
+        "shape": list(shape),
+        "method": method,
+        "rank": rank,
+        "threads": threads,
+        **extra,
+    }
 
 
 def spawn(task):
@@ -316,15 +340,21 @@ def spawn(task):
         environment[name] = str(task["threads"])
     completed = subprocess.run(
         [sys.executable, __file__, "--child", json.dumps(task)],
-        capture_output=True, text=True, env=environment, check=False,
+        capture_output=True,
+        text=True,
+        env=environment,
+        check=False,
     )
     if completed.returncode != 0:
         tail = completed.stderr.strip().splitlines()[-1:] or ["no output"]
         print(f"  failed: {task['case']} {task['method']}: {tail[0]}", file=sys.stderr)
         return {**task, "error": tail[0]}
     record = json.loads(completed.stdout.strip().splitlines()[-1])
-    print(f"  {task['case']:<22} {task['method']:<18} {record['seconds']:8.3f} s  "
-          f"RSE {record['rse']:.4f}  peak {record['peak_mib']:.0f} MiB", flush=True)
+    print(
+        f"  {task['case']:<22} {task['method']:<18} {record['seconds']:8.3f} s  "
+        f"RSE {record['rse']:.4f}  peak {record['peak_mib']:.0f} MiB",
+        flush=True,
+    )
     return record
 
 
@@ -347,8 +377,9 @@ def run_comparison(case, image, shape, rank, threads, peers):
     if "rse_history" in cg:
         mark_target(cg, target)
     for method in EXACT_VARIANTS:
-        exact = spawn(make_task(case, image, shape, method, rank, threads,
-                                target=target))
+        exact = spawn(
+            make_task(case, image, shape, method, rank, threads, target=target)
+        )
         if "rse_history" in exact:
             mark_target(exact, target)
         records.append(exact)
@@ -362,21 +393,55 @@ def sweep(threads, megapixels, ranks):
     records = []
     for size in megapixels:
         shape = photo_shape(size)
-        records.append(spawn(make_task(f"sweep {size} MP", "photo", shape, "exact", 50,
-                                       threads, max_iter=SWEEP_ITERATIONS)))
+        records.append(
+            spawn(
+                make_task(
+                    f"sweep {size} MP",
+                    "photo",
+                    shape,
+                    "exact",
+                    50,
+                    threads,
+                    max_iter=SWEEP_ITERATIONS,
+                )
+            )
+        )
     for rank in ranks:
         shape = photo_shape(1)
-        records.append(spawn(make_task(f"sweep rank {rank}", "photo", shape, "exact",
-                                       rank, threads, max_iter=SWEEP_ITERATIONS)))
+        records.append(
+            spawn(
+                make_task(
+                    f"sweep rank {rank}",
+                    "photo",
+                    shape,
+                    "exact",
+                    rank,
+                    threads,
+                    max_iter=SWEEP_ITERATIONS,
+                )
+            )
+        )
     return records
 
 
 def write_outputs(records, folder):
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "speed.json").write_text(json.dumps(records, indent=1))
-    columns = ("case", "method", "rank", "pixels", "iterations", "seconds",
-               "seconds_to_target", "iterations_to_target", "rse", "peak_mib",
-               "baseline_mib", "seconds_per_iteration", "error")
+    columns = (
+        "case",
+        "method",
+        "rank",
+        "pixels",
+        "iterations",
+        "seconds",
+        "seconds_to_target",
+        "iterations_to_target",
+        "rse",
+        "peak_mib",
+        "baseline_mib",
+        "seconds_per_iteration",
+        "error",
+    )
     with open(folder / "speed.csv", "w", newline="") as handle:
         writer = csv.DictWriter(handle, columns, extrasaction="ignore")
         writer.writeheader()
@@ -393,33 +458,55 @@ def environment_record(threads, command):
     cpu = "unknown"
     try:
         lscpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-        cpu = next(line.split(":", 1)[1].strip() for line in lscpu.splitlines()
-                   if line.startswith("Model name"))
+        cpu = next(
+            line.split(":", 1)[1].strip()
+            for line in lscpu.splitlines()
+            if line.startswith("Model name")
+        )
     except (OSError, StopIteration):
         pass
     blas = np.__config__.CONFIG["Build Dependencies"]["blas"]
-    commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
-                            capture_output=True, text=True).stdout.strip()
+    commit = subprocess.run(
+        ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
     return {
-        "cpu": cpu, "cores": os.cpu_count(), "threads": threads,
-        "python": platform.python_version(), "numpy": np.__version__,
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "threads": threads,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
         "blas": f"{blas.get('name')} {blas.get('version')}",
-        "scipy": scipy.__version__, "scikit-image": skimage.__version__,
-        "opencv": cv2.__version__, "mfinpaint": mfinpaint.__version__,
-        "commit": commit, "command": command,
+        "scipy": scipy.__version__,
+        "scikit-image": skimage.__version__,
+        "opencv": cv2.__version__,
+        "mfinpaint": mfinpaint.__version__,
+        "commit": commit,
+        "command": command,
         "load_before": os.getloadavg(),
     }
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true",
-                        help="run the panda at rank 10 and a two-size sweep only, "
-                        "and leave the docs unchanged")
-    parser.add_argument("--threads", type=int, default=1,
-                        help="BLAS and OpenCV threads per child process (default 1)")
-    parser.add_argument("--render", action="store_true",
-                        help="only rebuild the docs from benchmarks/out/speed.json")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="run the panda at rank 10 and a two-size sweep only, "
+        "and leave the docs unchanged",
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="BLAS and OpenCV threads per child process (default 1)",
+    )
+    parser.add_argument(
+        "--render",
+        action="store_true",
+        help="only rebuild the docs from benchmarks/out/speed.json",
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -447,12 +534,14 @@ def main(argv=None):
         panda_ranks = ()
     for rank in panda_ranks:
         peers = PEERS if rank == panda_ranks[-1] else ()
-        case = run_comparison(f"panda rank {rank}", "panda", (512, 512), rank,
-                              args.threads, peers)
+        case = run_comparison(
+            f"panda rank {rank}", "panda", (512, 512), rank, args.threads, peers
+        )
         records += case
     if not args.quick:
-        case = run_comparison("2160x3840 rank 50", "photo", LARGE_SHAPE, 50,
-                              args.threads, PEERS)
+        case = run_comparison(
+            "2160x3840 rank 50", "photo", LARGE_SHAPE, 50, args.threads, PEERS
+        )
         records += case
     megapixels = (0.25, 1) if args.quick else SWEEP_MEGAPIXELS
     ranks = (5, 50) if args.quick else SWEEP_RANKS

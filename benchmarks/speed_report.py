@@ -5,10 +5,10 @@ import numpy as np
 COMPARED = ("published", "cg", "exact", "exact svd", "exact svd float32")
 METHOD_NAMES = {
     "published": "published solver (dense, 5 CG steps per half-step)",
-    "cg": "`SmoothMF(solver=\"cg\")`",
-    "exact": "`SmoothMF(solver=\"exact\")`, random start",
-    "exact svd": "`SmoothMF(solver=\"exact\", start=\"svd\")`",
-    "exact svd float32": "`SmoothMF(solver=\"exact\", start=\"svd\", dtype=\"float32\")`",
+    "cg": '`SmoothMF(solver="cg")`',
+    "exact": '`SmoothMF(solver="exact")`, random start',
+    "exact svd": '`SmoothMF(solver="exact", start="svd")`',
+    "exact svd float32": '`SmoothMF(solver="exact", start="svd", dtype="float32")`',
     "telea": "OpenCV `inpaint`, Telea, radius 3",
     "navier-stokes": "OpenCV `inpaint`, Navier-Stokes, radius 3",
     "biharmonic": "scikit-image `inpaint_biharmonic`",
@@ -33,8 +33,11 @@ def _by_case(records):
 
 def comparison_cases(records):
     """Return {case: {method: record}} for the cases that ran the published solver."""
-    return {case: methods for case, methods in _by_case(records).items()
-            if "published" in methods and "error" not in methods["published"]}
+    return {
+        case: methods
+        for case, methods in _by_case(records).items()
+        if "published" in methods and "error" not in methods["published"]
+    }
 
 
 def speedup(methods, method, suffix=""):
@@ -52,9 +55,11 @@ def _reach_cells(methods, method, suffix):
     record = methods[method]
     if not record.get("reached" + suffix):
         return ["not reached", "", ""]
-    return [str(record["iterations_to_target" + suffix]),
-            f"{record['seconds_to_target' + suffix]:.3f}",
-            f"{speedup(methods, method, suffix):.1f}x"]
+    return [
+        str(record["iterations_to_target" + suffix]),
+        f"{record['seconds_to_target' + suffix]:.3f}",
+        f"{speedup(methods, method, suffix):.1f}x",
+    ]
 
 
 def _published_iterations(record):
@@ -74,14 +79,16 @@ def _comparison_table(case, methods):
         cg_history = methods.get("cg", {}).get("rse_history", [])
         check = ""
         if len(cg_history) >= published["iterations"]:
-            check = (f" (`solver=\"cg\"` after {published['iterations']}: "
-                     f"{cg_history[published['iterations'] - 1]:.4f})")
+            check = (
+                f' (`solver="cg"` after {published["iterations"]}: '
+                f"{cg_history[published['iterations'] - 1]:.4f})"
+            )
         lines += [
             f"The published solver ran {published['iterations']} iterations in "
             f"{published['seconds_measured']:.1f} s, to RSE "
             f"{published['rse_measured']:.4f}{check}. Its time for 100 iterations "
             f"is that time x {100 // published['iterations']}. Its final RSE is the "
-            "RSE of `SmoothMF(solver=\"cg\")` after 100 iterations, which takes the "
+            'RSE of `SmoothMF(solver="cg")` after 100 iterations, which takes the '
             "same steps (the tests check the iterates to 1e-8 relative).",
             "",
         ]
@@ -100,12 +107,17 @@ def _comparison_table(case, methods):
         if record is None:
             continue
         if "error" in record:
-            lines.append(f"| {METHOD_NAMES[method]} | failed: {record['error']} |"
-                         + " |" * 7)
+            lines.append(
+                f"| {METHOD_NAMES[method]} | failed: {record['error']} |" + " |" * 7
+            )
             continue
-        cells = [METHOD_NAMES[method], *_reach_cells(methods, method, ""),
-                 *_reach_cells(methods, method, "_near"),
-                 f"{record['best_rse']:.4f}", f"{record['peak_mib']:.0f}"]
+        cells = [
+            METHOD_NAMES[method],
+            *_reach_cells(methods, method, ""),
+            *_reach_cells(methods, method, "_near"),
+            f"{record['best_rse']:.4f}",
+            f"{record['peak_mib']:.0f}",
+        ]
         lines.append("| " + " | ".join(cells) + " |")
     return lines + [""]
 
@@ -119,8 +131,10 @@ def _peer_table(records):
         if record["method"] not in ("telea", "navier-stokes", "biharmonic"):
             continue
         if "error" in record:
-            lines.append(f"| {record['case']} | {METHOD_NAMES[record['method']]} | "
-                         f"failed: {record['error']} | | | |")
+            lines.append(
+                f"| {record['case']} | {METHOD_NAMES[record['method']]} | "
+                f"failed: {record['error']} | | | |"
+            )
             continue
         height, width = record["shape"]
         image = f"{IMAGE_NAMES[record['image']]} {height} x {width}"
@@ -144,13 +158,18 @@ def sweep_records(records, prefix):
 
 
 def _published_slope_text(cases):
-    points = sorted((m["published"]["pixels"], m["published"]["seconds"])
-                    for m in cases.values() if m["published"]["rank"] == 50)
+    points = sorted(
+        (m["published"]["pixels"], m["published"]["seconds"])
+        for m in cases.values()
+        if m["published"]["rank"] == 50
+    )
     if len(points) < 2:
         return ""
     slope = fit_slope(*zip(*points))
-    return (f" Between its two runs at rank 50 ({points[0][0]} and {points[-1][0]} "
-            f"pixels) its slope is {slope:.2f}.")
+    return (
+        f" Between its two runs at rank 50 ({points[0][0]} and {points[-1][0]} "
+        f"pixels) its slope is {slope:.2f}."
+    )
 
 
 def _sweep_tables(records, cases):
@@ -160,7 +179,7 @@ def _sweep_tables(records, cases):
     ranks = sweep_records(records, "sweep rank")
     lines = [
         "Each row is one child process that runs 4 iterations of "
-        "`SmoothMF(solver=\"exact\")` (random start, float64, rank 50 for the "
+        '`SmoothMF(solver="exact")` (random start, float64, rank 50 for the '
         "sizes, 1 megapixel for the ranks) on scikit-image's `coffee` photograph "
         "in gray, resized to 9:16, with 90% of the pixels missing. Seconds per "
         "iteration is the median over iterations 2 to 4; the first iteration also "
@@ -170,34 +189,48 @@ def _sweep_tables(records, cases):
         "| --- | --- | --- | --- | --- |",
     ]
     for r in sizes:
-        lines.append(f"| {r['pixels']} | {r['shape'][0]} x {r['shape'][1]} | "
-                     f"{r['seconds_per_iteration']:.3f} | "
-                     f"{r['seconds_first_iteration']:.3f} | {r['peak_mib']:.0f} |")
+        lines.append(
+            f"| {r['pixels']} | {r['shape'][0]} x {r['shape'][1]} | "
+            f"{r['seconds_per_iteration']:.3f} | "
+            f"{r['seconds_first_iteration']:.3f} | {r['peak_mib']:.0f} |"
+        )
     if len(sizes) > 1:
-        slope = fit_slope([r["pixels"] for r in sizes],
-                          [r["seconds_per_iteration"] for r in sizes])
+        slope = fit_slope(
+            [r["pixels"] for r in sizes], [r["seconds_per_iteration"] for r in sizes]
+        )
         lines += [
-            "", f"Slope of log(seconds per iteration) against log(pixels): "
+            "",
+            f"Slope of log(seconds per iteration) against log(pixels): "
             f"**{slope:.2f}**. An iteration forms the Gram blocks in "
             "O(|Omega| R^2), linear in the pixel count, and factors the band "
             "matrices in O((M + N) R^3), which grows with the square root of the "
             "pixel count at a fixed aspect ratio, so the slope is below 1. The "
             "published solver's dense difference matrices cost O((M^2 + N^2) R) "
             "per product, more than linear in the pixel count."
-            + _published_slope_text(cases), ""]
-    lines += ["| rank | seconds per iteration | first iteration (s) | peak memory (MiB) |",
-              "| --- | --- | --- | --- |"]
+            + _published_slope_text(cases),
+            "",
+        ]
+    lines += [
+        "| rank | seconds per iteration | first iteration (s) | peak memory (MiB) |",
+        "| --- | --- | --- | --- |",
+    ]
     for r in ranks:
-        lines.append(f"| {r['rank']} | {r['seconds_per_iteration']:.3f} | "
-                     f"{r['seconds_first_iteration']:.3f} | {r['peak_mib']:.0f} |")
+        lines.append(
+            f"| {r['rank']} | {r['seconds_per_iteration']:.3f} | "
+            f"{r['seconds_first_iteration']:.3f} | {r['peak_mib']:.0f} |"
+        )
     if len(ranks) > 1:
-        slope = fit_slope([r["rank"] for r in ranks],
-                          [r["seconds_per_iteration"] for r in ranks])
-        lines += ["", f"Slope of log(seconds per iteration) against log(rank): "
-                  f"{slope:.2f}. The operation counts grow faster, as R^2 for the "
-                  "Gram blocks and R^3 for the banded Cholesky. Most likely, fixed "
-                  "costs per iteration weigh more at low ranks, and BLAS and LAPACK "
-                  "run at a higher rate on larger blocks."]
+        slope = fit_slope(
+            [r["rank"] for r in ranks], [r["seconds_per_iteration"] for r in ranks]
+        )
+        lines += [
+            "",
+            f"Slope of log(seconds per iteration) against log(rank): "
+            f"{slope:.2f}. The operation counts grow faster, as R^2 for the "
+            "Gram blocks and R^3 for the banded Cholesky. Most likely, fixed "
+            "costs per iteration weigh more at low ranks, and BLAS and LAPACK "
+            "run at a higher rate on larger blocks.",
+        ]
     return lines + [""], sizes
 
 
@@ -214,10 +247,14 @@ def plot_scaling(sizes, cases, path):
     seconds = np.array([r["seconds_per_iteration"] for r in sizes])
     axes.loglog(pixels, seconds, "o-", label="exact solver, rank 50")
     if len(pixels):
-        axes.loglog(pixels, seconds[0] * pixels / pixels[0], ":", color="gray",
-                    label="slope 1")
-    published = [(m["published"]["pixels"], m["published"]["seconds"] / 100)
-                 for case, m in cases.items() if m["published"]["rank"] == 50]
+        axes.loglog(
+            pixels, seconds[0] * pixels / pixels[0], ":", color="gray", label="slope 1"
+        )
+    published = [
+        (m["published"]["pixels"], m["published"]["seconds"] / 100)
+        for case, m in cases.items()
+        if m["published"]["rank"] == 50
+    ]
     if published:
         x, y = zip(*sorted(published))
         axes.loglog(x, y, "s--", label="published solver, rank 50")
@@ -236,8 +273,10 @@ def _target_lines(cases, sizes):
     lines = ["## Targets", ""]
     panda = cases.get("panda rank 50")
     large = cases.get("2160x3840 rank 50")
-    for name, methods, goal in (("512 x 512, rank 50", panda, 15),
-                                ("2160 x 3840, rank 50", large, 40)):
+    for name, methods, goal in (
+        ("512 x 512, rank 50", panda, 15),
+        ("2160 x 3840, rank 50", large, 40),
+    ):
         if methods is None:
             lines.append(f"- {name}: not run.")
             continue
@@ -245,22 +284,34 @@ def _target_lines(cases, sizes):
         for method in COMPARED[2:]:
             ratio = speedup(methods, method)
             verdict = "met" if ratio is not None and ratio >= goal else "missed"
-            parts.append(f"{METHOD_NAMES[method]}: {verdict}, {_fmt(ratio)}x "
-                         f"(to 1% above: {_fmt(speedup(methods, method, '_near'))}x)")
-        lines.append(f"- Time to the published final RSE at {name}, goal at least "
-                     f"{goal}x. " + "; ".join(parts) + ".")
+            parts.append(
+                f"{METHOD_NAMES[method]}: {verdict}, {_fmt(ratio)}x "
+                f"(to 1% above: {_fmt(speedup(methods, method, '_near'))}x)"
+            )
+        lines.append(
+            f"- Time to the published final RSE at {name}, goal at least "
+            f"{goal}x. " + "; ".join(parts) + "."
+        )
     if len(sizes) > 1:
-        slope = fit_slope([r["pixels"] for r in sizes],
-                          [r["seconds_per_iteration"] for r in sizes])
+        slope = fit_slope(
+            [r["pixels"] for r in sizes], [r["seconds_per_iteration"] for r in sizes]
+        )
         verdict = "met" if slope <= 1.1 else "missed"
-        lines.append(f"- Slope of time against pixels at most 1.1: {verdict} "
-                     f"({slope:.2f}).")
+        lines.append(
+            f"- Slope of time against pixels at most 1.1: {verdict} ({slope:.2f})."
+        )
     if large is not None:
-        peaks = {m: large[m]["peak_mib"] for m in COMPARED if m in large
-                 and "error" not in large[m]}
+        peaks = {
+            m: large[m]["peak_mib"]
+            for m in COMPARED
+            if m in large and "error" not in large[m]
+        }
         exact_peak = max(peaks.get(m, 0) for m in COMPARED[2:])
-        verdict = ("met" if exact_peak <= 1024 and exact_peak < peaks["published"]
-                   else "missed")
+        verdict = (
+            "met"
+            if exact_peak <= 1024 and exact_peak < peaks["published"]
+            else "missed"
+        )
         lines.append(
             f"- Peak memory of the exact solver at 2160 x 3840, rank 50, at most "
             f"1 GiB and below the published solver's: {verdict} (largest exact "
@@ -281,12 +332,16 @@ def _start_summary(cases):
             misses.append(case)
     parts = []
     if ratios:
-        parts.append(f"Where both starts reach the target, the SVD start gets there "
-                     f"{min(ratios):.1f} to {max(ratios):.1f} times sooner.")
+        parts.append(
+            f"Where both starts reach the target, the SVD start gets there "
+            f"{min(ratios):.1f} to {max(ratios):.1f} times sooner."
+        )
     if misses:
-        parts.append(f"Only the SVD start reaches it in {' and '.join(misses)}, where "
-                     "the random start converges just above it.")
-    parts.append("So the SVD start is kept, as the option `start=\"svd\"`.")
+        parts.append(
+            f"Only the SVD start reaches it in {' and '.join(misses)}, where "
+            "the random start converges just above it."
+        )
+    parts.append('So the SVD start is kept, as the option `start="svd"`.')
     return " ".join(parts)
 
 
@@ -296,15 +351,18 @@ def _reach_text(record):
     for suffix, name in (("", "the target"), ("_near", "1% above it")):
         if record.get("reached" + suffix):
             count = _iterations(record["iterations_to_target" + suffix])
-            parts.append(f"{name} in {count}, "
-                         f"{record['seconds_to_target' + suffix]:.3f} s")
+            parts.append(
+                f"{name} in {count}, {record['seconds_to_target' + suffix]:.3f} s"
+            )
         else:
             parts.append(f"{name} not reached (best RSE {record['best_rse']:.4f})")
     return ", ".join(parts)
 
 
 # Text after this line in docs/benchmarks.md is kept when the page is rebuilt.
-KEEP_MARKER = "<!-- Sections below this line are not generated by benchmarks/speed.py. -->"
+KEEP_MARKER = (
+    "<!-- Sections below this line are not generated by benchmarks/speed.py. -->"
+)
 
 
 def render(records, doc_path, plot_path):
@@ -380,32 +438,50 @@ def render(records, doc_path, plot_path):
     for case, methods in cases.items():
         lines += _comparison_table(case, methods)
 
-    lines += ["## Starting factors", "",
-              "`start=\"svd\"` begins from a truncated SVD (randomized range "
-              "finder, 2 power iterations) of the image with its missing pixels "
-              "filled by a Gaussian-weighted mean of the observed ones. Measured "
-              "in the tables above:", ""]
+    lines += [
+        "## Starting factors",
+        "",
+        '`start="svd"` begins from a truncated SVD (randomized range '
+        "finder, 2 power iterations) of the image with its missing pixels "
+        "filled by a Gaussian-weighted mean of the observed ones. Measured "
+        "in the tables above:",
+        "",
+    ]
     for case, methods in cases.items():
         random_start, svd = methods.get("exact"), methods.get("exact svd")
         if not random_start or not svd or "error" in random_start or "error" in svd:
             continue
-        lines.append(f"- {case}: random start {_reach_text(random_start)}; "
-                     f"SVD start {_reach_text(svd)}.")
-    lines += ["", _start_summary(cases),
-              "The default stays the published random start, which "
-              "`solver=\"cg\"` needs to reproduce the published table. "
-              "`mfinpaint.inpaint` already starts from a smoothed-fill SVD.", ""]
+        lines.append(
+            f"- {case}: random start {_reach_text(random_start)}; "
+            f"SVD start {_reach_text(svd)}."
+        )
+    lines += [
+        "",
+        _start_summary(cases),
+        "The default stays the published random start, which "
+        '`solver="cg"` needs to reproduce the published table. '
+        "`mfinpaint.inpaint` already starts from a smoothed-fill SVD.",
+        "",
+    ]
 
-    lines += ["## Other inpainting methods", "",
-              "For context, on the same images and masks. OpenCV works on 8-bit "
-              "images, so its input is rounded to 1/255. "
-              "`inpaint_biharmonic` on the 2160 x 3840 image runs on its top-left "
-              "512 x 512 crop. It took 15 to 20 s and 1.3 GiB on the 512 x 512 "
-              "panda, so the whole image would take minutes and many GiB.", ""]
+    lines += [
+        "## Other inpainting methods",
+        "",
+        "For context, on the same images and masks. OpenCV works on 8-bit "
+        "images, so its input is rounded to 1/255. "
+        "`inpaint_biharmonic` on the 2160 x 3840 image runs on its top-left "
+        "512 x 512 crop. It took 15 to 20 s and 1.3 GiB on the 512 x 512 "
+        "panda, so the whole image would take minutes and many GiB.",
+        "",
+    ]
     lines += _peer_table(records)
 
-    lines += ["## Scaling", "", "![Seconds per iteration against pixels, log-log]"
-              "(images/speed-scaling.png)", ""]
+    lines += [
+        "## Scaling",
+        "",
+        "![Seconds per iteration against pixels, log-log](images/speed-scaling.png)",
+        "",
+    ]
     lines += sweep_lines
     lines += _target_lines(cases, sizes)
     kept = ""

@@ -16,6 +16,9 @@ def console_main():
     try:
         from mfinpaint.cli import main
     except KeyboardInterrupt:
-        print("mfinpaint: interrupted while starting; nothing was written.", file=sys.stderr)
+        print(
+            "mfinpaint: interrupted while starting; nothing was written.",
+            file=sys.stderr,
+        )
         sys.exit(EXIT_INTERRUPTED)
     sys.exit(main())

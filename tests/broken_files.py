@@ -121,7 +121,9 @@ def tiff_with_bad_strip_offsets(folder):
     tifffile logs errors about the tag before it fails.
     """
     path = folder / "bad_offsets.tif"
-    tifffile.imwrite(path, small_image((40, 30)), photometric="minisblack", rowsperstrip=4)
+    tifffile.imwrite(
+        path, small_image((40, 30)), photometric="minisblack", rowsperstrip=4
+    )
     data = bytearray(path.read_bytes())
     with tifffile.TiffFile(path) as tif:
         # A classic TIFF tag entry: code (2), type (2), count (4), then the
@@ -136,7 +138,9 @@ def jpeg_with_orientation(folder, image, orientation):
     """Write ``image`` as a JPEG whose EXIF orientation tag is ``orientation``."""
     exif = Image.Exif()
     exif[0x0112] = orientation
-    return write_bytes(folder, "rotated.jpg", encode(image, "JPEG", exif=exif, quality=95))
+    return write_bytes(
+        folder, "rotated.jpg", encode(image, "JPEG", exif=exif, quality=95)
+    )
 
 
 def huge_png16(folder):

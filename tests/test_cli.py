@@ -46,8 +46,15 @@ def test_inpaint_rgb_restores_every_channel(tmp_path, rgb_path, capsys):
 
     status = main(
         [
-            "inpaint", str(tmp_path / "damaged.png"), "-o", str(output),
-            "--mask", str(mask_path), "--reference", str(rgb_path), *FAST,
+            "inpaint",
+            str(tmp_path / "damaged.png"),
+            "-o",
+            str(output),
+            "--mask",
+            str(mask_path),
+            "--reference",
+            str(rgb_path),
+            *FAST,
         ]
     )
 
@@ -57,7 +64,9 @@ def test_inpaint_rgb_restores_every_channel(tmp_path, rgb_path, capsys):
     assert restored.dtype == np.uint8
     np.testing.assert_array_equal(restored[~mask], original[~mask])
     for channel in range(3):
-        error = np.abs(restored[..., channel][mask].astype(float) - original[..., channel][mask])
+        error = np.abs(
+            restored[..., channel][mask].astype(float) - original[..., channel][mask]
+        )
         assert error.mean() < 25
     assert "PSNR" in capsys.readouterr().out
 
@@ -68,8 +77,15 @@ def test_inpaint_16_bit_keeps_depth(tmp_path, gray16_path):
 
     status = main(
         [
-            "inpaint", str(gray16_path), "-o", str(output), "--missing-rate", "0.5",
-            "--report", str(report), *FAST,
+            "inpaint",
+            str(gray16_path),
+            "-o",
+            str(output),
+            "--missing-rate",
+            "0.5",
+            "--report",
+            str(report),
+            *FAST,
         ]
     )
 
@@ -83,8 +99,19 @@ def test_inpaint_16_bit_keeps_depth(tmp_path, gray16_path):
     assert values["missing_fraction"] == pytest.approx(mask.mean())
     assert values["rse"] < 0.2
     assert values["channels"] == 1
-    for key in ("psnr", "ssim", "seconds", "iterations", "rank", "lam", "rho",
-                "order", "solver", "height", "width"):
+    for key in (
+        "psnr",
+        "ssim",
+        "seconds",
+        "iterations",
+        "rank",
+        "lam",
+        "rho",
+        "order",
+        "solver",
+        "height",
+        "width",
+    ):
         assert key in values
 
 
@@ -94,7 +121,9 @@ def test_inpaint_16_bit_rgb_png(tmp_path):
     write_image(source, image, bit_depth=16)
     output = tmp_path / "out.png"
 
-    status = main(["inpaint", str(source), "-o", str(output), "--missing-rate", "0.3", *FAST])
+    status = main(
+        ["inpaint", str(source), "-o", str(output), "--missing-rate", "0.3", *FAST]
+    )
 
     restored = read_image(output)
     mask = np.random.RandomState(1).rand(64, 64) < 0.3
@@ -108,8 +137,19 @@ def test_inpaint_16_bit_rgb_png(tmp_path):
 def test_masked_output_hides_pixels(tmp_path, rgb_path):
     masked = tmp_path / "masked.png"
 
-    main(["inpaint", str(rgb_path), "-o", str(tmp_path / "o.png"), "--missing-rate",
-          "0.5", "--masked", str(masked), *FAST])
+    main(
+        [
+            "inpaint",
+            str(rgb_path),
+            "-o",
+            str(tmp_path / "o.png"),
+            "--missing-rate",
+            "0.5",
+            "--masked",
+            str(masked),
+            *FAST,
+        ]
+    )
 
     hidden = ~mask_from_image(read_image(masked))
     mask = np.random.RandomState(1).rand(*hidden.shape) < 0.5
@@ -120,7 +160,9 @@ def test_existing_output_needs_force(tmp_path, rgb_path, capsys):
     output = tmp_path / "out.png"
     output.write_bytes(b"keep me")
 
-    status = main(["inpaint", str(rgb_path), "-o", str(output), "--missing-rate", "0.5", *FAST])
+    status = main(
+        ["inpaint", str(rgb_path), "-o", str(output), "--missing-rate", "0.5", *FAST]
+    )
 
     err = capsys.readouterr().err
     assert status == 2
@@ -132,8 +174,19 @@ def test_existing_output_needs_force(tmp_path, rgb_path, capsys):
 def test_bad_rank_is_one_line_error(tmp_path, rgb_path, capsys):
     output = tmp_path / "out.png"
 
-    status = main(["inpaint", str(rgb_path), "-o", str(output), "--missing-rate", "0.5",
-                   "--rank", "1000", "--quiet"])
+    status = main(
+        [
+            "inpaint",
+            str(rgb_path),
+            "-o",
+            str(output),
+            "--missing-rate",
+            "0.5",
+            "--rank",
+            "1000",
+            "--quiet",
+        ]
+    )
 
     err = capsys.readouterr().err
     assert status == 2
@@ -148,14 +201,35 @@ def test_experiment_writes_results(tmp_path):
     write_image(image, resize(data.camera(), (48, 40)))
     outdir = tmp_path / "results"
 
-    status = main(["experiment", str(image), "-o", str(outdir), "--ranks", "2,4",
-                   "--lams", "10,1e-10", "--max-iter", "5", "--quiet"])
+    status = main(
+        [
+            "experiment",
+            str(image),
+            "-o",
+            str(outdir),
+            "--ranks",
+            "2,4",
+            "--lams",
+            "10,1e-10",
+            "--max-iter",
+            "5",
+            "--quiet",
+        ]
+    )
 
     rows = list(csv.DictReader((outdir / "results.csv").open()))
     assert status == 0
     assert len(rows) == 4
-    assert set(rows[0]) == {"rank", "lam", "solver", "rse", "psnr", "ssim", "seconds",
-                            "iterations"}
+    assert set(rows[0]) == {
+        "rank",
+        "lam",
+        "solver",
+        "rse",
+        "psnr",
+        "ssim",
+        "seconds",
+        "iterations",
+    }
     assert (outdir / "figure.png").stat().st_size > 1000
     assert (outdir / "convergence.png").stat().st_size > 1000
 
@@ -164,8 +238,20 @@ def test_auto_report_has_tuned_values(tmp_path, rgb_path, capsys):
     output = tmp_path / "out.png"
     report = tmp_path / "report.json"
 
-    status = main(["inpaint", str(rgb_path), "-o", str(output), "--missing-rate", "0.8",
-                   "--auto", "--report", str(report), "--quiet"])
+    status = main(
+        [
+            "inpaint",
+            str(rgb_path),
+            "-o",
+            str(output),
+            "--missing-rate",
+            "0.8",
+            "--auto",
+            "--report",
+            str(report),
+            "--quiet",
+        ]
+    )
 
     values = json.loads(report.read_text())
     out = capsys.readouterr().out
@@ -190,8 +276,20 @@ def test_auto_report_has_tuned_values(tmp_path, rgb_path, capsys):
 def test_auto_with_rank_is_usage_error(tmp_path, rgb_path, capsys):
     output = tmp_path / "out.png"
 
-    status = main(["inpaint", str(rgb_path), "-o", str(output), "--missing-rate", "0.8",
-                   "--auto", "--rank", "4", "--quiet"])
+    status = main(
+        [
+            "inpaint",
+            str(rgb_path),
+            "-o",
+            str(output),
+            "--missing-rate",
+            "0.8",
+            "--auto",
+            "--rank",
+            "4",
+            "--quiet",
+        ]
+    )
 
     assert status == 2
     assert "--auto" in capsys.readouterr().err
@@ -204,8 +302,20 @@ def test_auto_black_image_rse_is_null(tmp_path, capsys):
     output = tmp_path / "out.png"
     report = tmp_path / "report.json"
 
-    status = main(["inpaint", str(source), "-o", str(output), "--missing-rate", "0.5",
-                   "--auto", "--report", str(report), "--quiet"])
+    status = main(
+        [
+            "inpaint",
+            str(source),
+            "-o",
+            str(output),
+            "--missing-rate",
+            "0.5",
+            "--auto",
+            "--report",
+            str(report),
+            "--quiet",
+        ]
+    )
 
     values = json.loads(report.read_text())
     out = capsys.readouterr().out

@@ -8,14 +8,13 @@ import subprocess
 import sys
 import time
 import warnings
-
 from pathlib import Path
 
+import broken_files
 import numpy as np
 import pytest
 import tifffile
 
-import broken_files
 import mfinpaint.cli as cli
 import mfinpaint.io
 from mfinpaint.cli import main
@@ -93,7 +92,8 @@ def test_broken_input_file(tmp_path, capsys, case):
 
 
 @pytest.mark.parametrize(
-    "write", [broken_files.lzw_tiff_with_bad_codes, broken_files.tiff_with_bad_strip_offsets]
+    "write",
+    [broken_files.lzw_tiff_with_bad_codes, broken_files.tiff_with_bad_strip_offsets],
 )
 def test_damaged_tiff_one_line(tmp_path, write):
     # A subprocess, because libtiff writes to file descriptor 2 and tifffile
@@ -101,9 +101,21 @@ def test_damaged_tiff_one_line(tmp_path, write):
     source = write(tmp_path)
 
     result = subprocess.run(
-        [sys.executable, "-m", "mfinpaint", "inpaint", str(source), "-o",
-         str(tmp_path / "out.png"), "--missing-rate", "0.5", *FAST],
-        capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "mfinpaint",
+            "inpaint",
+            str(source),
+            "-o",
+            str(tmp_path / "out.png"),
+            "--missing-rate",
+            "0.5",
+            *FAST,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
     err = result.stderr.strip().splitlines()
@@ -116,8 +128,9 @@ def test_broken_mask_file(tmp_path, capsys, gray_path, case):
     mask = BROKEN_INPUTS[case](tmp_path)
     output = tmp_path / "restored.png"
 
-    status, _, err = run(["inpaint", gray_path, "-o", output, "--mask", mask, *FAST],
-                         capsys)
+    status, _, err = run(
+        ["inpaint", gray_path, "-o", output, "--mask", mask, *FAST], capsys
+    )
 
     assert_one_line_error(status, err, str(mask))
     assert_nothing_written(tmp_path, "restored.png")
@@ -127,8 +140,10 @@ def test_broken_mask_file(tmp_path, capsys, gray_path, case):
 def test_huge_input_rejected(tmp_path, capsys, write):
     source = write(tmp_path)
 
-    status, _, err = run(["inpaint", source, "-o", tmp_path / "out.png",
-                          "--missing-rate", "0.5", *FAST], capsys)
+    status, _, err = run(
+        ["inpaint", source, "-o", tmp_path / "out.png", "--missing-rate", "0.5", *FAST],
+        capsys,
+    )
 
     assert_one_line_error(status, err, "--max-pixels", str(source))
     assert_nothing_written(tmp_path, "out.png")
@@ -149,8 +164,11 @@ def test_max_pixels_option_raises_limit(tmp_path, capsys, gray_path):
 
 @pytest.mark.parametrize(
     "bad, fragments",
-    [(255.0, ["[0, 1]", "255"]), (np.nan, ["1 observed values", "NaN"]),
-     (np.inf, ["1 observed values", "infinite"])],
+    [
+        (255.0, ["[0, 1]", "255"]),
+        (np.nan, ["1 observed values", "NaN"]),
+        (np.inf, ["1 observed values", "infinite"]),
+    ],
 )
 def test_float_tiff_bad_value(tmp_path, capsys, bad, fragments):
     source = tmp_path / "float.tif"
@@ -158,9 +176,18 @@ def test_float_tiff_bad_value(tmp_path, capsys, bad, fragments):
     values[0, 0] = bad
     tifffile.imwrite(source, values)
 
-    status, _, err = run(["inpaint", source, "-o", tmp_path / "out.png", "--mask",
-                          write_mask(tmp_path, np.eye(16, 12, k=1, dtype=bool)), *FAST],
-                         capsys)
+    status, _, err = run(
+        [
+            "inpaint",
+            source,
+            "-o",
+            tmp_path / "out.png",
+            "--mask",
+            write_mask(tmp_path, np.eye(16, 12, k=1, dtype=bool)),
+            *FAST,
+        ],
+        capsys,
+    )
 
     assert_one_line_error(status, err, *fragments)
     assert_nothing_written(tmp_path, "out.png")
@@ -172,8 +199,10 @@ def test_float_tiff_bad_value(tmp_path, capsys, bad, fragments):
 def test_mask_shape_mismatch(tmp_path, capsys, gray_path):
     mask = write_mask(tmp_path, np.ones((12, 16), dtype=bool))
 
-    status, _, err = run(["inpaint", gray_path, "-o", tmp_path / "out.png",
-                          "--mask", mask, *FAST], capsys)
+    status, _, err = run(
+        ["inpaint", gray_path, "-o", tmp_path / "out.png", "--mask", mask, *FAST],
+        capsys,
+    )
 
     assert_one_line_error(status, err, "16 x 12", "12 x 16")
     assert_nothing_written(tmp_path, "out.png")
@@ -193,8 +222,9 @@ def test_mask_16_bit_and_color(tmp_path, capsys, gray_path, channels):
     write_image(mask, values, bit_depth=16)
     output = tmp_path / "out.png"
 
-    status, _, _ = run(["inpaint", gray_path, "-o", output, "--mask", mask, *FAST],
-                       capsys)
+    status, _, _ = run(
+        ["inpaint", gray_path, "-o", output, "--mask", mask, *FAST], capsys
+    )
 
     original = read_image(gray_path)
     restored = read_image(output)
@@ -209,10 +239,25 @@ def test_mask_without_missing_pixel(tmp_path, gray_path):
     report = tmp_path / "report.json"
 
     result = subprocess.run(
-        [sys.executable, "-m", "mfinpaint", "inpaint", str(gray_path), "-o",
-         str(output), "--mask", str(mask), "--reference", str(gray_path),
-         "--report", str(report), *FAST],
-        capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "mfinpaint",
+            "inpaint",
+            str(gray_path),
+            "-o",
+            str(output),
+            "--mask",
+            str(mask),
+            "--reference",
+            str(gray_path),
+            "--report",
+            str(report),
+            *FAST,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
     values = json.loads(report.read_text())
@@ -228,8 +273,9 @@ def test_mask_without_missing_pixel(tmp_path, gray_path):
 def test_missing_rate_zero_returns_input(tmp_path, capsys, gray_path):
     output = tmp_path / "out.png"
 
-    status, out, _ = run(["inpaint", gray_path, "-o", output, "--missing-rate", "0",
-                          *FAST], capsys)
+    status, out, _ = run(
+        ["inpaint", gray_path, "-o", output, "--missing-rate", "0", *FAST], capsys
+    )
 
     assert status == 0
     assert "RSE n/a" in out
@@ -237,19 +283,32 @@ def test_missing_rate_zero_returns_input(tmp_path, capsys, gray_path):
 
 
 def test_missing_rate_hides_every_pixel(tmp_path, capsys, gray_path):
-    status, _, err = run(["inpaint", gray_path, "-o", tmp_path / "out.png",
-                          "--missing-rate", "0.999999", *FAST], capsys)
+    status, _, err = run(
+        [
+            "inpaint",
+            gray_path,
+            "-o",
+            tmp_path / "out.png",
+            "--missing-rate",
+            "0.999999",
+            *FAST,
+        ],
+        capsys,
+    )
 
-    assert_one_line_error(status, err, "--missing-rate 0.999999", "every pixel",
-                          "lower rate")
+    assert_one_line_error(
+        status, err, "--missing-rate 0.999999", "every pixel", "lower rate"
+    )
     assert_nothing_written(tmp_path, "out.png")
 
 
 def test_mask_every_pixel_missing(tmp_path, capsys, gray_path):
     mask = write_mask(tmp_path, np.ones((16, 12), dtype=bool))
 
-    status, _, err = run(["inpaint", gray_path, "-o", tmp_path / "out.png",
-                          "--mask", mask, *FAST], capsys)
+    status, _, err = run(
+        ["inpaint", gray_path, "-o", tmp_path / "out.png", "--mask", mask, *FAST],
+        capsys,
+    )
 
     assert_one_line_error(status, err, "every pixel")
     assert_nothing_written(tmp_path, "out.png")
@@ -299,9 +358,24 @@ def test_singular_system_from_options(tmp_path, capsys, gray_path, solver):
     missing[5] = True
     mask = write_mask(tmp_path, missing)
 
-    status, _, err = run(["inpaint", gray_path, "-o", tmp_path / "out.png",
-                          "--mask", mask, "--rho", "0", "--lam", "0", "--solver",
-                          solver, *FAST], capsys)
+    status, _, err = run(
+        [
+            "inpaint",
+            gray_path,
+            "-o",
+            tmp_path / "out.png",
+            "--mask",
+            mask,
+            "--rho",
+            "0",
+            "--lam",
+            "0",
+            "--solver",
+            solver,
+            *FAST,
+        ],
+        capsys,
+    )
 
     assert_one_line_error(status, err, "singular", "1 row (5)")
     assert_nothing_written(tmp_path, "out.png")
@@ -312,9 +386,20 @@ def test_reference_shape_checked_before_fit(tmp_path, capsys, gray_path, monkeyp
     write_image(reference, broken_files.small_image((12, 16)))
     monkeypatch.setattr(cli, "inpaint", lambda *args, **kwargs: pytest.fail("fitted"))
 
-    status, _, err = run(["inpaint", gray_path, "-o", tmp_path / "out.png",
-                          "--mask", write_mask(tmp_path, np.eye(16, 12, dtype=bool)),
-                          "--reference", reference, *FAST], capsys)
+    status, _, err = run(
+        [
+            "inpaint",
+            gray_path,
+            "-o",
+            tmp_path / "out.png",
+            "--mask",
+            write_mask(tmp_path, np.eye(16, 12, dtype=bool)),
+            "--reference",
+            reference,
+            *FAST,
+        ],
+        capsys,
+    )
 
     assert_one_line_error(status, err, "reference.png", "(12, 16)", "(16, 12)")
     assert_nothing_written(tmp_path, "out.png")
@@ -324,9 +409,22 @@ def test_experiment_tiny_image_rejected(tmp_path, capsys):
     source = tmp_path / "tiny.png"
     write_image(source, np.full((2, 5), 0.5))
 
-    status, _, err = run(["experiment", source, "-o", tmp_path / "results",
-                          "--ranks", "1", "--lams", "1", "--missing-rate", "0.2",
-                          "--quiet"], capsys)
+    status, _, err = run(
+        [
+            "experiment",
+            source,
+            "-o",
+            tmp_path / "results",
+            "--ranks",
+            "1",
+            "--lams",
+            "1",
+            "--missing-rate",
+            "0.2",
+            "--quiet",
+        ],
+        capsys,
+    )
 
     assert_one_line_error(status, err, "3 x 3", "5 x 2")
     assert not (tmp_path / "results" / "results.csv").exists()
@@ -345,9 +443,24 @@ def test_tiny_image_report(tmp_path, capsys, shape):
     report = tmp_path / "report.json"
     output = tmp_path / "out.png"
 
-    status, out, _ = run(["inpaint", source, "-o", output, "--mask", mask,
-                          "--reference", source, "--report", report, "--rank", "1",
-                          "--quiet"], capsys)
+    status, out, _ = run(
+        [
+            "inpaint",
+            source,
+            "-o",
+            output,
+            "--mask",
+            mask,
+            "--reference",
+            source,
+            "--report",
+            report,
+            "--rank",
+            "1",
+            "--quiet",
+        ],
+        capsys,
+    )
 
     values = json.loads(report.read_text())
     assert status == 0
@@ -363,8 +476,9 @@ def test_tiny_image_report(tmp_path, capsys, shape):
 def test_output_is_input(capsys, gray_path):
     before = gray_path.read_bytes()
 
-    status, _, err = run(["inpaint", gray_path, "-o", gray_path, "--missing-rate",
-                          "0.5", *FAST], capsys)
+    status, _, err = run(
+        ["inpaint", gray_path, "-o", gray_path, "--missing-rate", "0.5", *FAST], capsys
+    )
 
     assert_one_line_error(status, err, "--force", "input")
     assert gray_path.read_bytes() == before
@@ -373,8 +487,19 @@ def test_output_is_input(capsys, gray_path):
 def test_output_is_input_with_force(capsys, gray_path):
     original = read_image(gray_path)
 
-    status, _, _ = run(["inpaint", gray_path, "-o", gray_path, "--missing-rate",
-                        "0.5", "--force", *FAST], capsys)
+    status, _, _ = run(
+        [
+            "inpaint",
+            gray_path,
+            "-o",
+            gray_path,
+            "--missing-rate",
+            "0.5",
+            "--force",
+            *FAST,
+        ],
+        capsys,
+    )
 
     mask = np.random.RandomState(1).rand(16, 12) < 0.5
     restored = read_image(gray_path)
@@ -386,8 +511,9 @@ def test_output_mask_path_rejected(tmp_path, capsys, gray_path):
     mask = write_mask(tmp_path, np.eye(16, 12, dtype=bool))
     before = mask.read_bytes()
 
-    status, _, err = run(["inpaint", gray_path, "-o", mask, "--mask", mask, *FAST],
-                         capsys)
+    status, _, err = run(
+        ["inpaint", gray_path, "-o", mask, "--mask", mask, *FAST], capsys
+    )
 
     assert_one_line_error(status, err, "input")
     assert mask.read_bytes() == before
@@ -397,8 +523,10 @@ def test_existing_output_replaced_with_force(tmp_path, capsys, gray_path):
     output = tmp_path / "out.png"
     output.write_bytes(b"old")
 
-    status, _, _ = run(["inpaint", gray_path, "-o", output, "--missing-rate", "0.5",
-                        "--force", *FAST], capsys)
+    status, _, _ = run(
+        ["inpaint", gray_path, "-o", output, "--missing-rate", "0.5", "--force", *FAST],
+        capsys,
+    )
 
     assert status == 0
     assert read_image(output).shape == (16, 12)
@@ -407,8 +535,9 @@ def test_existing_output_replaced_with_force(tmp_path, capsys, gray_path):
 def test_missing_output_folder_created(tmp_path, capsys, gray_path):
     output = tmp_path / "a" / "b" / "out.png"
 
-    status, _, _ = run(["inpaint", gray_path, "-o", output, "--missing-rate", "0.5",
-                        *FAST], capsys)
+    status, _, _ = run(
+        ["inpaint", gray_path, "-o", output, "--missing-rate", "0.5", *FAST], capsys
+    )
 
     assert status == 0
     assert output.exists()
@@ -419,8 +548,18 @@ def test_output_under_regular_file(tmp_path, capsys, gray_path, monkeypatch):
     blocker.write_text("plain file")
     monkeypatch.setattr(cli, "inpaint", lambda *args, **kwargs: pytest.fail("fitted"))
 
-    status, _, err = run(["inpaint", gray_path, "-o", blocker / "out.png",
-                          "--missing-rate", "0.5", *FAST], capsys)
+    status, _, err = run(
+        [
+            "inpaint",
+            gray_path,
+            "-o",
+            blocker / "out.png",
+            "--missing-rate",
+            "0.5",
+            *FAST,
+        ],
+        capsys,
+    )
 
     assert_one_line_error(status, err, "file.txt", "not a folder")
     assert blocker.read_text() == "plain file"
@@ -428,8 +567,15 @@ def test_output_under_regular_file(tmp_path, capsys, gray_path, monkeypatch):
 
 @pytest.mark.parametrize("option", ["-o", "--report", "--masked"])
 def test_output_name_too_long(tmp_path, capsys, gray_path, option):
-    argv = ["inpaint", gray_path, "-o", tmp_path / "out.png", "--missing-rate", "0.5",
-            *FAST]
+    argv = [
+        "inpaint",
+        gray_path,
+        "-o",
+        tmp_path / "out.png",
+        "--missing-rate",
+        "0.5",
+        *FAST,
+    ]
     long_name = tmp_path / ("x" * 300 + ".png")
     if option == "-o":
         argv[3] = long_name
@@ -460,8 +606,18 @@ def test_output_folder_not_writable(tmp_path, capsys, gray_path, monkeypatch):
     monkeypatch.setattr(cli, "inpaint", lambda *args, **kwargs: pytest.fail("fitted"))
 
     try:
-        status, _, err = run(["inpaint", gray_path, "-o", folder / "sub" / "out.png",
-                              "--missing-rate", "0.5", *FAST], capsys)
+        status, _, err = run(
+            [
+                "inpaint",
+                gray_path,
+                "-o",
+                folder / "sub" / "out.png",
+                "--missing-rate",
+                "0.5",
+                *FAST,
+            ],
+            capsys,
+        )
     finally:
         folder.chmod(0o755)
 
@@ -469,7 +625,9 @@ def test_output_folder_not_writable(tmp_path, capsys, gray_path, monkeypatch):
     assert list(folder.iterdir()) == []
 
 
-@pytest.mark.parametrize("shape, error", [((2, 2), None), ((1, 2), "at least 2 observed")])
+@pytest.mark.parametrize(
+    "shape, error", [((2, 2), None), ((1, 2), "at least 2 observed")]
+)
 def test_auto_tiny_image(tmp_path, capsys, shape, error):
     source = tmp_path / "tiny.png"
     write_image(source, np.linspace(0.1, 0.9, shape[0] * shape[1]).reshape(shape))
@@ -477,8 +635,19 @@ def test_auto_tiny_image(tmp_path, capsys, shape, error):
     missing.flat[1] = True
     output = tmp_path / "out.png"
 
-    status, _, err = run(["inpaint", source, "-o", output, "--mask",
-                          write_mask(tmp_path, missing), "--auto", "--quiet"], capsys)
+    status, _, err = run(
+        [
+            "inpaint",
+            source,
+            "-o",
+            output,
+            "--mask",
+            write_mask(tmp_path, missing),
+            "--auto",
+            "--quiet",
+        ],
+        capsys,
+    )
 
     if error is None:
         assert status == 0
@@ -489,8 +658,9 @@ def test_auto_tiny_image(tmp_path, capsys, shape, error):
 
 
 def test_output_is_folder(tmp_path, capsys, gray_path):
-    status, _, err = run(["inpaint", gray_path, "-o", tmp_path, "--missing-rate", "0.5",
-                          *FAST], capsys)
+    status, _, err = run(
+        ["inpaint", gray_path, "-o", tmp_path, "--missing-rate", "0.5", *FAST], capsys
+    )
 
     assert_one_line_error(status, err, "is a folder; give a file name")
 
@@ -498,8 +668,20 @@ def test_output_is_folder(tmp_path, capsys, gray_path):
 def test_same_path_for_two_outputs(tmp_path, capsys, gray_path):
     output = tmp_path / "out.png"
 
-    status, _, err = run(["inpaint", gray_path, "-o", output, "--masked", output,
-                          "--missing-rate", "0.5", *FAST], capsys)
+    status, _, err = run(
+        [
+            "inpaint",
+            gray_path,
+            "-o",
+            output,
+            "--masked",
+            output,
+            "--missing-rate",
+            "0.5",
+            *FAST,
+        ],
+        capsys,
+    )
 
     assert_one_line_error(status, err, "two outputs")
     assert_nothing_written(tmp_path, "out.png")
@@ -515,8 +697,9 @@ def test_os_error_while_writing(tmp_path, capsys, gray_path, monkeypatch):
     monkeypatch.setattr(cli, "write_image", fail)
     output = tmp_path / "out.png"
 
-    status, out, err = run(["inpaint", gray_path, "-o", output, "--missing-rate",
-                            "0.5", *FAST], capsys)
+    status, out, err = run(
+        ["inpaint", gray_path, "-o", output, "--missing-rate", "0.5", *FAST], capsys
+    )
 
     assert_one_line_error(status, err, str(output), os.strerror(errno.ENOSPC))
     assert out == ""
@@ -528,8 +711,18 @@ def test_memory_error_during_fit(tmp_path, capsys, gray_path, monkeypatch):
 
     monkeypatch.setattr(cli, "inpaint", fail)
 
-    status, _, err = run(["inpaint", gray_path, "-o", tmp_path / "out.png",
-                          "--missing-rate", "0.5", *FAST], capsys)
+    status, _, err = run(
+        [
+            "inpaint",
+            gray_path,
+            "-o",
+            tmp_path / "out.png",
+            "--missing-rate",
+            "0.5",
+            *FAST,
+        ],
+        capsys,
+    )
 
     assert_one_line_error(status, err, "out of memory", "7.5 GiB", "--max-pixels")
     assert_nothing_written(tmp_path, "out.png")
@@ -542,8 +735,17 @@ def test_programming_error_keeps_traceback(tmp_path, gray_path, monkeypatch):
     monkeypatch.setattr(cli, "inpaint", fail)
 
     with pytest.raises(ZeroDivisionError):
-        main(["inpaint", str(gray_path), "-o", str(tmp_path / "out.png"),
-              "--missing-rate", "0.5", *FAST])
+        main(
+            [
+                "inpaint",
+                str(gray_path),
+                "-o",
+                str(tmp_path / "out.png"),
+                "--missing-rate",
+                "0.5",
+                *FAST,
+            ]
+        )
     assert_nothing_written(tmp_path, "out.png")
 
 
@@ -553,8 +755,18 @@ def test_error_message_kept_on_one_line(capsys, monkeypatch, gray_path, tmp_path
 
     monkeypatch.setattr(cli, "inpaint", fail)
 
-    status, _, err = run(["inpaint", gray_path, "-o", tmp_path / "out.png",
-                          "--missing-rate", "0.5", *FAST], capsys)
+    status, _, err = run(
+        [
+            "inpaint",
+            gray_path,
+            "-o",
+            tmp_path / "out.png",
+            "--missing-rate",
+            "0.5",
+            *FAST,
+        ],
+        capsys,
+    )
 
     assert_one_line_error(status, err, "first line second line")
 
@@ -562,9 +774,22 @@ def test_error_message_kept_on_one_line(capsys, monkeypatch, gray_path, tmp_path
 def test_convergence_warning_logged(tmp_path, capsys, caplog, gray_path):
     with warnings.catch_warnings():
         warnings.simplefilter("default")
-        status, _, err = run(["inpaint", gray_path, "-o", tmp_path / "out.png",
-                              "--missing-rate", "0.5", "--rank", "2", "--max-iter",
-                              "1", "--quiet"], capsys)
+        status, _, err = run(
+            [
+                "inpaint",
+                gray_path,
+                "-o",
+                tmp_path / "out.png",
+                "--missing-rate",
+                "0.5",
+                "--rank",
+                "2",
+                "--max-iter",
+                "1",
+                "--quiet",
+            ],
+            capsys,
+        )
 
     assert status == 0
     assert "ConvergenceWarning" in caplog.text
@@ -584,10 +809,27 @@ def start_long_fit(tmp_path):
     output = tmp_path / "out.png"
     report = tmp_path / "report.json"
     process = subprocess.Popen(
-        [sys.executable, "-m", "mfinpaint", "inpaint", str(source), "-o", str(output),
-         "--report", str(report), "--missing-rate", "0.5", "--solver", "cg",
-         "--rank", "20", "--max-iter", "1000000"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        [
+            sys.executable,
+            "-m",
+            "mfinpaint",
+            "inpaint",
+            str(source),
+            "-o",
+            str(output),
+            "--report",
+            str(report),
+            "--missing-rate",
+            "0.5",
+            "--solver",
+            "cg",
+            "--rank",
+            "20",
+            "--max-iter",
+            "1000000",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
     seen = b""
     deadline = time.monotonic() + 120
@@ -665,8 +907,9 @@ def test_launcher_imports_nothing_heavy():
     # The console script imports this module first. Ctrl-C is reported in one
     # line only once it runs, so it must load nothing that takes time.
     code = "import sys, mfinpaint_launcher; print(sorted(set(sys.modules) & {'numpy', 'mfinpaint'}))"
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+    )
 
     assert result.returncode == 0
     assert result.stdout.strip() == "[]"

@@ -70,8 +70,9 @@ def test_auto_returns_tuned_params(rgb):
 def test_auto_luma_halves_chroma_rank(rgb):
     mask = random_mask(rgb.shape[:2], 0.7, seed=6)
 
-    _, info = inpaint(rgb, mask, channel_axis=-1, color="luma", auto=True,
-                      return_info=True)
+    _, info = inpaint(
+        rgb, mask, channel_axis=-1, color="luma", auto=True, return_info=True
+    )
 
     assert info["models"][0].rank == info["params"]["rank"]
     assert info["models"][1].rank == max(info["params"]["rank"] // 2, 1)

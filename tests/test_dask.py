@@ -365,9 +365,7 @@ def test_batch_ctrl_c_is_one_line(tmp_path):
     outdir = tmp_path / "out"
     command = slow_batch_command(tmp_path / "in", outdir, workers=2)
 
-    returncode, stderr = signal_at_first_output(
-        command, outdir, inputs, signal.SIGINT
-    )
+    returncode, stderr = signal_at_first_output(command, outdir, inputs, signal.SIGINT)
 
     assert returncode == 130
     assert stderr.splitlines() == ["mfinpaint: interrupted; no partial file was left."]
@@ -718,9 +716,24 @@ def test_tiled_auto_reports_tile_choices(tmp_path, client, capsys):
     report = tmp_path / "report.json"
 
     status = main(
-        ["inpaint", str(source), "-o", str(tmp_path / "out.png"), "--missing-rate",
-         "0.6", "--tile", "64", "--overlap", "16", "--auto", "--report", str(report),
-         "--scheduler", client.scheduler.address, "--quiet"]
+        [
+            "inpaint",
+            str(source),
+            "-o",
+            str(tmp_path / "out.png"),
+            "--missing-rate",
+            "0.6",
+            "--tile",
+            "64",
+            "--overlap",
+            "16",
+            "--auto",
+            "--report",
+            str(report),
+            "--scheduler",
+            client.scheduler.address,
+            "--quiet",
+        ]
     )
 
     out = capsys.readouterr().out

@@ -3,12 +3,12 @@
 import os
 import warnings
 
+import broken_files
 import numpy as np
 import pytest
 import tifffile
 from PIL import Image
 
-import broken_files
 from mfinpaint import SmoothMF, inpaint
 from mfinpaint.difference import apply_laplacian
 from mfinpaint.errors import (
@@ -21,7 +21,6 @@ from mfinpaint.errors import (
 )
 from mfinpaint.io import atomic_write, check_output_path, read_image, write_image
 from mfinpaint.masks import mask_from_image
-
 
 pytestmark = pytest.mark.filterwarnings("ignore::mfinpaint.ConvergenceWarning")
 
@@ -142,8 +141,12 @@ def test_read_unsupported_sample_type(tmp_path):
 
 def test_read_five_samples_rejected(tmp_path):
     path = tmp_path / "five.tif"
-    tifffile.imwrite(path, broken_files.small_image((6, 5, 5)), photometric="minisblack",
-                     planarconfig="contig")
+    tifffile.imwrite(
+        path,
+        broken_files.small_image((6, 5, 5)),
+        photometric="minisblack",
+        planarconfig="contig",
+    )
 
     with pytest.raises(InvalidInputError, match=r"\(6, 5, 5\)") as caught:
         read_image(path)
@@ -311,7 +314,9 @@ def test_mask_shape_mismatch_names_both_shapes():
 def test_mask_image_16_bit_nonzero_is_missing():
     image = np.array([[0, 1], [65535, 0]], dtype=np.uint16)
 
-    np.testing.assert_array_equal(mask_from_image(image), [[False, True], [True, False]])
+    np.testing.assert_array_equal(
+        mask_from_image(image), [[False, True], [True, False]]
+    )
 
 
 def test_mask_image_color_any_channel_nonzero():
@@ -328,7 +333,9 @@ def test_mask_image_gray_alpha_ignores_alpha():
     image[..., 1] = 255
     image[1, 1, 0] = 3
 
-    np.testing.assert_array_equal(mask_from_image(image), [[False, False], [False, True]])
+    np.testing.assert_array_equal(
+        mask_from_image(image), [[False, False], [False, True]]
+    )
 
 
 def test_mask_of_counts_rejected():
@@ -369,8 +376,9 @@ def test_missing_line_restored_by_smoothing(axis, order):
         mask[:, 9] = True
     mask[::5, ::3] = True
 
-    restored = inpaint(image, mask, rank=3, lam=1.0, rho=1e-3, order=order,
-                       random_state=0)
+    restored = inpaint(
+        image, mask, rank=3, lam=1.0, rho=1e-3, order=order, random_state=0
+    )
 
     line = mask.all(axis=1 - axis)
     assert line.sum() == 1
@@ -404,8 +412,7 @@ def test_joint_fills_channel_without_observed_pixel():
     mask = np.zeros(image.shape, dtype=bool)
     mask[..., 1] = True
 
-    restored = inpaint(image, mask, channel_axis=-1, color="joint", rank=2,
-                       max_iter=5)
+    restored = inpaint(image, mask, channel_axis=-1, color="joint", rank=2, max_iter=5)
 
     assert np.isfinite(restored).all()
     np.testing.assert_array_equal(restored[~mask], image[~mask] / 255.0)
@@ -420,8 +427,9 @@ def test_luma_every_pixel_missing_in_some_channel():
 
     with pytest.raises(InvalidInputError, match="color='channels'"):
         inpaint(image, mask, channel_axis=-1, color="luma", rank=2)
-    restored = inpaint(image, mask, channel_axis=-1, color="channels", rank=2,
-                       max_iter=5)
+    restored = inpaint(
+        image, mask, channel_axis=-1, color="channels", rank=2, max_iter=5
+    )
     np.testing.assert_array_equal(restored[~mask], image[~mask] / 255.0)
 
 
@@ -690,8 +698,15 @@ def test_no_ridge_no_smoothing_rank_above_counts(solver):
 @pytest.mark.parametrize("order", [1, 2])
 def test_no_ridge_with_smoothing_empty_row_is_solved(solver, order):
     Y, mask = singular_problem("row")
-    model = SmoothMF(rank=3, rho=0.0, lam=1.0, order=order, solver=solver,
-                     max_iter=10, random_state=0)
+    model = SmoothMF(
+        rank=3,
+        rho=0.0,
+        lam=1.0,
+        order=order,
+        solver=solver,
+        max_iter=10,
+        random_state=0,
+    )
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -715,8 +730,9 @@ def test_zero_data_cg_gives_zeros(rho):
     # The factors decay towards zero until p.T A p underflows.
     Y = np.zeros((7, 7))
     mask = np.eye(7, dtype=bool)
-    model = SmoothMF(rank=3, rho=rho, lam=0.0, solver="cg", max_iter=200,
-                     random_state=6)
+    model = SmoothMF(
+        rank=3, rho=rho, lam=0.0, solver="cg", max_iter=200, random_state=6
+    )
 
     filled = model.fit_transform(Y, mask)
 
@@ -750,8 +766,7 @@ def test_cg_order_two_on_single_line(shape):
     mask = np.zeros(shape, dtype=bool)
     mask.flat[4] = True
 
-    restored = inpaint(image, mask, order=2, solver="cg", max_iter=10,
-                       random_state=0)
+    restored = inpaint(image, mask, order=2, solver="cg", max_iter=10, random_state=0)
 
     assert restored.shape == shape
     assert np.isfinite(restored).all()

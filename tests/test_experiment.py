@@ -64,8 +64,9 @@ def test_experiment_mask_without_pixels_to_score(missing_rate, message):
     image = np.linspace(0.1, 0.9, 16).reshape(4, 4)
 
     with pytest.raises(InvalidParameterError, match=message):
-        run_experiment(image, ranks=[1], lams=[1.0], missing_rate=missing_rate,
-                       max_iter=2)
+        run_experiment(
+            image, ranks=[1], lams=[1.0], missing_rate=missing_rate, max_iter=2
+        )
 
 
 def test_experiment_weight_above_limit():

@@ -29,7 +29,9 @@ def test_random_mask_rejects_rate(rate):
 def test_mask_from_gray_image_nonzero_is_missing():
     image = np.array([[0, 255], [1, 0]], dtype=np.uint8)
 
-    np.testing.assert_array_equal(mask_from_image(image), [[False, True], [True, False]])
+    np.testing.assert_array_equal(
+        mask_from_image(image), [[False, True], [True, False]]
+    )
 
 
 def test_mask_from_color_image_any_channel():
@@ -37,7 +39,9 @@ def test_mask_from_color_image_any_channel():
     image[..., 3] = 255
     image[0, 1, 2] = 9
 
-    np.testing.assert_array_equal(mask_from_image(image), [[False, True], [False, False]])
+    np.testing.assert_array_equal(
+        mask_from_image(image), [[False, True], [False, False]]
+    )
 
 
 def test_mask_from_alpha_transparent_pixels():

@@ -12,9 +12,19 @@ def test_quality_missing_csv_is_usage_error(tmp_path, option):
     csv_path = tmp_path / "absent.csv"
 
     result = subprocess.run(
-        [sys.executable, str(SCRIPT), "--quick", option, "--csv", str(csv_path),
-         "--docs", str(tmp_path / "docs")],
-        capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            str(SCRIPT),
+            "--quick",
+            option,
+            "--csv",
+            str(csv_path),
+            "--docs",
+            str(tmp_path / "docs"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
     assert result.returncode == 2

@@ -1,13 +1,13 @@
 """Unusual shapes and pixel formats, through inpaint and the command line."""
 
+import broken_files
 import numpy as np
 import pytest
 from PIL import Image
 
-import broken_files
 from mfinpaint import inpaint
-from mfinpaint.errors import InvalidInputError
 from mfinpaint.cli import main
+from mfinpaint.errors import InvalidInputError
 from mfinpaint.io import read_image, write_image
 
 FAST = ["--rank", "2", "--max-iter", "5", "--quiet"]
@@ -44,8 +44,9 @@ def test_small_shape_inpaint(shape, solver, order):
     image = np.linspace(0.2, 0.8, shape[0] * shape[1]).reshape(shape)
     mask = one_missing_pixel(shape)
 
-    restored = inpaint(image, mask, solver=solver, order=order, max_iter=20,
-                       random_state=0)
+    restored = inpaint(
+        image, mask, solver=solver, order=order, max_iter=20, random_state=0
+    )
 
     assert restored.shape == shape
     assert np.isfinite(restored).all()
@@ -87,8 +88,9 @@ def test_small_color_image_default_rank(shape, color):
     image = broken_files.small_image((*shape, 3))
     mask = one_missing_pixel(shape)
 
-    restored, info = inpaint(image, mask, channel_axis=-1, color=color,
-                             return_info=True)
+    restored, info = inpaint(
+        image, mask, channel_axis=-1, color=color, return_info=True
+    )
 
     assert restored.shape == image.shape
     assert all(model.rank <= max_rank(shape, color) for model in info["models"])
@@ -97,11 +99,14 @@ def test_small_color_image_default_rank(shape, color):
 
 def test_wide_image_inpaint():
     rng = np.random.default_rng(0)
-    image = np.outer(np.linspace(0.2, 0.8, 10), 0.5 + 0.5 * np.sin(np.arange(5000) / 300))
+    image = np.outer(
+        np.linspace(0.2, 0.8, 10), 0.5 + 0.5 * np.sin(np.arange(5000) / 300)
+    )
     mask = rng.random(image.shape) < 0.3
 
-    restored, info = inpaint(image, mask, lam=1.0, rho=1e-3, max_iter=10,
-                             random_state=0, return_info=True)
+    restored, info = inpaint(
+        image, mask, lam=1.0, rho=1e-3, max_iter=10, random_state=0, return_info=True
+    )
 
     assert restored.shape == (10, 5000)
     assert info["models"][0].rank == 10
@@ -110,7 +115,9 @@ def test_wide_image_inpaint():
 
 
 def test_wide_image_auto():
-    image = np.outer(np.linspace(0.2, 0.8, 10), 0.5 + 0.5 * np.sin(np.arange(5000) / 300))
+    image = np.outer(
+        np.linspace(0.2, 0.8, 10), 0.5 + 0.5 * np.sin(np.arange(5000) / 300)
+    )
     mask = np.random.default_rng(0).random(image.shape) < 0.3
 
     restored, info = inpaint(image, mask, auto=True, return_info=True)
@@ -129,9 +136,23 @@ def test_small_shape_command_line(tmp_path, shape):
     mask = write_mask(tmp_path, one_missing_pixel(shape))
     output = tmp_path / "out.png"
 
-    status = main(["inpaint", str(source), "-o", str(output), "--mask", str(mask),
-                   "--reference", str(source), "--rank", "1", "--max-iter", "5",
-                   "--quiet"])
+    status = main(
+        [
+            "inpaint",
+            str(source),
+            "-o",
+            str(output),
+            "--mask",
+            str(mask),
+            "--reference",
+            str(source),
+            "--rank",
+            "1",
+            "--max-iter",
+            "5",
+            "--quiet",
+        ]
+    )
 
     restored = read_image(output)
     original = read_image(source)
@@ -157,8 +178,9 @@ def test_gray_16_bit_command_line(tmp_path):
     write_image(source, image, bit_depth=16)
     output = tmp_path / "out.png"
 
-    status = main(["inpaint", str(source), "-o", str(output), "--missing-rate", "0.3",
-                   *FAST])
+    status = main(
+        ["inpaint", str(source), "-o", str(output), "--missing-rate", "0.3", *FAST]
+    )
 
     mask = np.random.RandomState(1).rand(12, 10) < 0.3
     restored = read_image(output)
@@ -194,8 +216,9 @@ def test_rgba_inpaint_with_channel_axis(color, auto):
     mask = one_missing_pixel((10, 8), 11)
     params = {"max_iter": 5} if auto else {"rank": 2, "max_iter": 5}
 
-    restored = inpaint(image, mask, channel_axis=-1, color=color, auto=auto,
-                       random_state=0, **params)
+    restored = inpaint(
+        image, mask, channel_axis=-1, color=color, auto=auto, random_state=0, **params
+    )
 
     assert restored.shape == (10, 8, 4)
     assert np.isfinite(restored).all()
@@ -206,8 +229,7 @@ def test_channels_first_inpaint():
     image = broken_files.small_image((3, 10, 8))
     mask = one_missing_pixel((10, 8), 5)
 
-    restored = inpaint(image, mask, channel_axis=0, rank=2, max_iter=5,
-                       random_state=0)
+    restored = inpaint(image, mask, channel_axis=0, rank=2, max_iter=5, random_state=0)
 
     assert restored.shape == (3, 10, 8)
     np.testing.assert_array_equal(restored[:, ~mask], image[:, ~mask] / 255.0)
@@ -222,8 +244,9 @@ def test_palette_command_line(tmp_path, transparency):
     expected = read_image(source)
     output = tmp_path / "out.png"
 
-    status = main(["inpaint", str(source), "-o", str(output), "--missing-rate", "0.3",
-                   *FAST])
+    status = main(
+        ["inpaint", str(source), "-o", str(output), "--missing-rate", "0.3", *FAST]
+    )
 
     restored = read_image(output)
     mask = np.random.RandomState(1).rand(20, 16) < 0.3
@@ -255,8 +278,9 @@ def test_jpeg_orientation_command_line(tmp_path):
     mask = write_mask(tmp_path, missing)
     output = tmp_path / "out.png"
 
-    status = main(["inpaint", str(source), "-o", str(output), "--mask", str(mask),
-                   *FAST])
+    status = main(
+        ["inpaint", str(source), "-o", str(output), "--mask", str(mask), *FAST]
+    )
 
     restored = read_image(output)
     upright = read_image(source)
@@ -271,8 +295,17 @@ def test_jpeg_mask_in_stored_orientation_rejected(tmp_path, capsys):
     )
     mask = write_mask(tmp_path, one_missing_pixel((12, 20)))
 
-    status = main(["inpaint", str(source), "-o", str(tmp_path / "out.png"), "--mask",
-                   str(mask), *FAST])
+    status = main(
+        [
+            "inpaint",
+            str(source),
+            "-o",
+            str(tmp_path / "out.png"),
+            "--mask",
+            str(mask),
+            *FAST,
+        ]
+    )
 
     err = capsys.readouterr().err
     assert status == 2

@@ -2,14 +2,12 @@ from contextlib import nullcontext
 
 import numpy as np
 import pytest
+from dense_reference import laplacian, normal_residual, objective, published_fit
 
-from dense_reference import normal_residual, objective, published_fit
 from mfinpaint import SmoothMF
 from mfinpaint.difference import apply_laplacian, laplacian_bands
 from mfinpaint.observed import ObservedLines
 from mfinpaint.solvers import cg_half_step, exact_half_step
-
-from dense_reference import laplacian
 
 
 def random_problem(seed, shape=(17, 11), rank=4, missing_rate=0.5):
@@ -70,8 +68,9 @@ def test_exact_objective_never_increases(order):
     rng = np.random.default_rng(3)
     Y = rng.random((30, 25))
     mask = rng.random(Y.shape) < 0.6
-    model = SmoothMF(rank=5, lam=2.0, rho=0.05, order=order, max_iter=40, tol=0,
-                     random_state=0)
+    model = SmoothMF(
+        rank=5, lam=2.0, rho=0.05, order=order, max_iter=40, tol=0, random_state=0
+    )
 
     with pytest.warns(Warning):
         model.fit(Y, mask)
@@ -84,8 +83,9 @@ def test_exact_objective_matches_dense():
     rng = np.random.default_rng(4)
     Y = rng.random((20, 16))
     mask = rng.random(Y.shape) < 0.5
-    model = SmoothMF(rank=3, lam=1.5, rho=0.2, order=2, max_iter=3, tol=0,
-                     random_state=1)
+    model = SmoothMF(
+        rank=3, lam=1.5, rho=0.2, order=2, max_iter=3, tol=0, random_state=1
+    )
     with pytest.warns(Warning):
         model.fit(Y, mask)
 
@@ -98,8 +98,15 @@ def test_cg_matches_dense_published_solver(order):
     rng = np.random.default_rng(5)
     Y = rng.random((24, 18))
     mask = rng.random(Y.shape) < 0.7
-    model = SmoothMF(rank=4, lam=10.0, rho=0.1, order=order, solver="cg",
-                     max_iter=15, random_state=np.random.default_rng(9))
+    model = SmoothMF(
+        rank=4,
+        lam=10.0,
+        rho=0.1,
+        order=order,
+        solver="cg",
+        max_iter=15,
+        random_state=np.random.default_rng(9),
+    )
 
     model.fit(Y, mask)
     W, X = published_fit(Y, ~mask, 4, 0.1, 10.0, order, 15, seed=9)
@@ -168,7 +175,9 @@ def segmented_laplacian(segments, order):
     start = 0
     for length in segments:
         if length > order:
-            dense[start : start + length, start : start + length] = laplacian(length, order)
+            dense[start : start + length, start : start + length] = laplacian(
+                length, order
+            )
         start += length
     return dense
 
@@ -263,8 +272,9 @@ def test_svd_start_reaches_lower_error_sooner():
     mask = rng.random(Y.shape) < 0.8
 
     def error_after_one_iteration(start):
-        model = SmoothMF(rank=4, lam=1.0, rho=0.01, max_iter=1, start=start,
-                         random_state=0)
+        model = SmoothMF(
+            rank=4, lam=1.0, rho=0.01, max_iter=1, start=start, random_state=0
+        )
         with pytest.warns(Warning):
             model.fit(Y, mask)
         return np.linalg.norm((model.reconstruct() - Y)[mask])
@@ -278,8 +288,9 @@ def test_svd_start_gives_finite_fit(solver, dtype):
     rng = np.random.default_rng(2)
     Y = rng.random((25, 18))
     mask = rng.random(Y.shape) < 0.7
-    model = SmoothMF(rank=3, max_iter=2, start="svd", solver=solver, dtype=dtype,
-                     random_state=0)
+    model = SmoothMF(
+        rank=3, max_iter=2, start="svd", solver=solver, dtype=dtype, random_state=0
+    )
 
     with pytest.warns(Warning) if solver == "exact" else nullcontext():
         model.fit(Y, mask)

@@ -18,8 +18,14 @@ def test_benchmark_published_solver_matches_cg():
     mask = rng.random(Y.shape) < 0.8
 
     W, X = speed.published_fit(Y, mask, np.random.RandomState(4), 3, 6)
-    model = SmoothMF(rank=3, rho=speed.RHO, lam=speed.LAM, solver="cg", max_iter=6,
-                     random_state=np.random.RandomState(4)).fit(Y, mask)
+    model = SmoothMF(
+        rank=3,
+        rho=speed.RHO,
+        lam=speed.LAM,
+        solver="cg",
+        max_iter=6,
+        random_state=np.random.RandomState(4),
+    ).fit(Y, mask)
 
     assert np.linalg.norm(model.W_ - W) <= 1e-8 * np.linalg.norm(W)
     assert np.linalg.norm(model.X_ - X) <= 1e-8 * np.linalg.norm(X)

@@ -32,12 +32,15 @@ def test_tune_beats_fixed_settings(camera_case, tuned):
     image, mask = camera_case
     train = mask.copy()
     train[tuned.heldout] = True
-    plain = SmoothMF(rank=tuned.params["rank"], lam=1e-10, rho=0.1, max_iter=30,
-                     random_state=1).fit(image, train)
-    published = SmoothMF(rank=50, lam=10.0, rho=0.1, order=1, solver="cg",
-                         max_iter=100, random_state=1).fit(image, train)
-    published_plain = SmoothMF(rank=50, lam=1e-10, rho=0.1, order=1, solver="cg",
-                               max_iter=100, random_state=1).fit(image, train)
+    plain = SmoothMF(
+        rank=tuned.params["rank"], lam=1e-10, rho=0.1, max_iter=30, random_state=1
+    ).fit(image, train)
+    published = SmoothMF(
+        rank=50, lam=10.0, rho=0.1, order=1, solver="cg", max_iter=100, random_state=1
+    ).fit(image, train)
+    published_plain = SmoothMF(
+        rank=50, lam=1e-10, rho=0.1, order=1, solver="cg", max_iter=100, random_state=1
+    ).fit(image, train)
 
     assert tuned.holdout_rse < heldout_rse(plain, image, tuned.heldout)
     assert tuned.holdout_rse < heldout_rse(published, image, tuned.heldout)
@@ -89,7 +92,9 @@ def test_fit_starts_from_init(camera_case):
     W_start = start[0].copy()
 
     warm = SmoothMF(rank=8, lam=3.0, rho=0.01, max_iter=1).fit(image, mask, init=start)
-    cold = SmoothMF(rank=8, lam=3.0, rho=0.01, max_iter=1, random_state=0).fit(image, mask)
+    cold = SmoothMF(rank=8, lam=3.0, rho=0.01, max_iter=1, random_state=0).fit(
+        image, mask
+    )
 
     assert warm.objective_[0] < cold.objective_[0]
     np.testing.assert_array_equal(start[0], W_start)
@@ -104,7 +109,9 @@ def test_fit_rejects_init_of_wrong_shape(camera_case):
 
 
 def test_tune_reports_iterations(tuned):
-    best = next(trial for trial in tuned.trials if trial["holdout_rse"] == tuned.holdout_rse)
+    best = next(
+        trial for trial in tuned.trials if trial["holdout_rse"] == tuned.holdout_rse
+    )
 
     assert 1 <= tuned.iterations <= 4
     assert best["iterations"] == tuned.iterations
@@ -115,15 +122,20 @@ def test_holdout_follows_block_mask():
     missing[8:24, 8:24] = True
     missing[40:56, 30:46] = True
 
-    result = tune(np.random.default_rng(0).random((64, 64)), missing, holdout=0.05,
-                  max_rank=4, random_state=1)
+    result = tune(
+        np.random.default_rng(0).random((64, 64)),
+        missing,
+        holdout=0.05,
+        max_rank=4,
+        random_state=1,
+    )
 
     held = np.zeros_like(missing)
     held[result.heldout] = True
     # Whole 16 x 16 pieces of a shifted block are held out, so most held-out
     # pixels have all four neighbours held out or missing.
     padded = np.pad(held | missing, 1)
-    inner = (padded[:-2, 1:-1] & padded[2:, 1:-1] & padded[1:-1, :-2] & padded[1:-1, 2:])
+    inner = padded[:-2, 1:-1] & padded[2:, 1:-1] & padded[1:-1, :-2] & padded[1:-1, 2:]
     assert held.sum() == round(0.05 * (~missing).sum())
     assert not (held & missing).any()
     assert inner[held].mean() > 0.5
@@ -133,13 +145,19 @@ def test_random_holdout_is_scattered():
     missing = np.zeros((64, 64), dtype=bool)
     missing[8:24, 8:24] = True
 
-    result = tune(np.random.default_rng(0).random((64, 64)), missing, holdout=0.05,
-                  holdout_pattern="random", max_rank=4, random_state=1)
+    result = tune(
+        np.random.default_rng(0).random((64, 64)),
+        missing,
+        holdout=0.05,
+        holdout_pattern="random",
+        max_rank=4,
+        random_state=1,
+    )
 
     held = np.zeros_like(missing)
     held[result.heldout] = True
     padded = np.pad(held | missing, 1)
-    inner = (padded[:-2, 1:-1] & padded[2:, 1:-1] & padded[1:-1, :-2] & padded[1:-1, 2:])
+    inner = padded[:-2, 1:-1] & padded[2:, 1:-1] & padded[1:-1, :-2] & padded[1:-1, 2:]
     assert held.sum() == round(0.05 * (~missing).sum())
     assert inner[held].mean() < 0.1
 
@@ -154,8 +172,9 @@ def test_tune_rejects_bad_holdout_pattern(camera_case):
 def test_inpaint_auto_fits_tuned_iterations(camera_case):
     image, mask = camera_case
 
-    _, info = inpaint(image, mask, auto=True, tune_options={"max_rank": 16},
-                      return_info=True)
+    _, info = inpaint(
+        image, mask, auto=True, tune_options={"max_rank": 16}, return_info=True
+    )
 
     assert info["params"]["rank"] == 16
     assert info["iterations"] <= info["tuning"].iterations
@@ -214,12 +233,15 @@ def test_tune_rejects_orders_not_sequence(orders):
         tune(image, mask, orders=orders)
 
 
-@pytest.mark.parametrize("mask", [
-    np.ones((3, 3, 3), dtype=bool),
-    np.array([[0.5, 0.0]]),
-    None,
+@pytest.mark.parametrize(
     "mask",
-])
+    [
+        np.ones((3, 3, 3), dtype=bool),
+        np.array([[0.5, 0.0]]),
+        None,
+        "mask",
+    ],
+)
 def test_mask_clustering_rejects_bad_mask(mask):
     with pytest.raises(InvalidInputError, match="2-D bool or integer"):
         mask_clustering(mask)
@@ -239,8 +261,14 @@ def test_auto_channels_disjoint_masks():
     for channel in range(3):
         mask[..., channel] = which == channel
 
-    restored, info = inpaint(image, mask, channel_axis=-1, auto=True,
-                             tune_options={"max_rank": 4}, return_info=True)
+    restored, info = inpaint(
+        image,
+        mask,
+        channel_axis=-1,
+        auto=True,
+        tune_options={"max_rank": 4},
+        return_info=True,
+    )
 
     assert restored.shape == image.shape
     assert np.isfinite(restored).all()

@@ -90,40 +90,56 @@ def add_model_options(parser):
     """Add the SmoothMF options shared by the commands that fit images."""
     group = parser.add_argument_group("model")
     group.add_argument(
-        "--rank", type=_positive_int,
+        "--rank",
+        type=_positive_int,
         help=f"number of factors (default {DEFAULT_PARAMS['rank']})",
     )
     group.add_argument(
-        "--lam", type=float, help=f"smoothing weight λ (default {DEFAULT_PARAMS['lam']:g})"
+        "--lam",
+        type=float,
+        help=f"smoothing weight λ (default {DEFAULT_PARAMS['lam']:g})",
     )
     group.add_argument(
         "--rho", type=float, help=f"ridge weight ρ (default {DEFAULT_PARAMS['rho']:g})"
     )
     group.add_argument(
-        "--order", type=int, choices=(1, 2),
+        "--order",
+        type=int,
+        choices=(1, 2),
         help=f"order of the differences (default {DEFAULT_PARAMS['order']})",
     )
     group.add_argument("--solver", choices=("exact", "cg"), help="half-step solver")
-    group.add_argument("--max-iter", type=_positive_int, help="maximum outer iterations")
-    group.add_argument("--tol", type=float, help="relative objective decrease to stop at")
     group.add_argument(
-        "--color", choices=COLOR_MODES, default="channels",
+        "--max-iter", type=_positive_int, help="maximum outer iterations"
+    )
+    group.add_argument(
+        "--tol", type=float, help="relative objective decrease to stop at"
+    )
+    group.add_argument(
+        "--color",
+        choices=COLOR_MODES,
+        default="channels",
         help="channels: fit RGB channels one by one (default); luma: fit YCbCr "
         "channels one by one, chroma at half the rank (faster); joint: fit them "
         "side by side sharing W",
     )
     group.add_argument(
-        "--auto", action="store_true",
+        "--auto",
+        action="store_true",
         help="choose rank, λ, ρ and order by the error on 8%% of the observed "
         "pixels held out, then fit all of them",
     )
-    group.add_argument("--seed", type=_seed, default=1, help="seed of the mask and the start")
+    group.add_argument(
+        "--seed", type=_seed, default=1, help="seed of the mask and the start"
+    )
 
 
 def model_params(args):
     """Return the SmoothMF keyword arguments given on the command line."""
     names = ("rank", "lam", "rho", "order", "solver", "max_iter", "tol")
-    params = {name: getattr(args, name) for name in names if getattr(args, name) is not None}
+    params = {
+        name: getattr(args, name) for name in names if getattr(args, name) is not None
+    }
     params["random_state"] = args.seed
     return params
 
@@ -133,12 +149,14 @@ def _add_cluster_options(parser):
     group = parser.add_argument_group("Dask")
     where = group.add_mutually_exclusive_group()
     where.add_argument(
-        "--scheduler", metavar="ADDRESS",
+        "--scheduler",
+        metavar="ADDRESS",
         help="run on the Dask cluster whose scheduler is at ADDRESS, such as "
         "tcp://10.0.0.5:8786; its workers must see the same file paths",
     )
     where.add_argument(
-        "--workers", type=_positive_int,
+        "--workers",
+        type=_positive_int,
         help="worker processes of the local Dask cluster on 127.0.0.1 "
         "(default: one per CPU)",
     )
@@ -149,42 +167,62 @@ def _build_parser():
         prog="mfinpaint",
         description="Restore missing pixels with smoothing matrix factorization.",
     )
-    parser.add_argument("--version", action="version", version=f"mfinpaint {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    parser.add_argument(
+        "--version", action="version", version=f"mfinpaint {__version__}"
+    )
+    commands = parser.add_subparsers(
+        dest="command", required=True, parser_class=_Parser
+    )
 
     command = commands.add_parser(
-        "inpaint", help="restore one image",
+        "inpaint",
+        help="restore one image",
         description="Restore the missing pixels of one image.",
     )
-    command.add_argument("input", type=Path, help="image to restore (PNG, JPEG, BMP, TIFF)")
-    command.add_argument("-o", "--output", type=Path, required=True, help="restored image")
+    command.add_argument(
+        "input", type=Path, help="image to restore (PNG, JPEG, BMP, TIFF)"
+    )
+    command.add_argument(
+        "-o", "--output", type=Path, required=True, help="restored image"
+    )
     source = command.add_mutually_exclusive_group()
     source.add_argument("--mask", type=Path, help="mask image: nonzero = missing pixel")
     source.add_argument(
-        "--missing-rate", type=float,
+        "--missing-rate",
+        type=float,
         help="hide this fraction of the pixels of a complete INPUT at random, "
         "restore them and score against INPUT",
     )
-    command.add_argument("--reference", type=Path, help="original image to score against")
+    command.add_argument(
+        "--reference", type=Path, help="original image to score against"
+    )
     command.add_argument("--report", type=Path, help="write a JSON report here")
     command.add_argument("--masked", type=Path, help="write the masked input here")
     command.add_argument(
-        "--bit-depth", type=int, choices=(8, 16),
+        "--bit-depth",
+        type=int,
+        choices=(8, 16),
         help="bits per sample of the output (default: the input's)",
     )
     command.add_argument(
-        "--max-pixels", type=_positive_int, default=DEFAULT_MAX_PIXELS,
+        "--max-pixels",
+        type=_positive_int,
+        default=DEFAULT_MAX_PIXELS,
         help=f"reject larger images (default {DEFAULT_MAX_PIXELS})",
     )
-    command.add_argument("--force", action="store_true", help="overwrite existing files")
+    command.add_argument(
+        "--force", action="store_true", help="overwrite existing files"
+    )
     command.add_argument("--quiet", action="store_true", help="no progress bars")
     command.add_argument(
-        "--tile", type=_positive_int,
+        "--tile",
+        type=_positive_int,
         help="fit tiles of at most TILE x TILE pixels on Dask and blend them "
         "(for large images)",
     )
     command.add_argument(
-        "--overlap", type=int,
+        "--overlap",
+        type=int,
         help="pixels that neighbouring tiles share, blended smoothly (at most "
         f"TILE/4; default {DEFAULT_OVERLAP} or TILE/4 if smaller)",
     )
@@ -193,14 +231,18 @@ def _build_parser():
     command.set_defaults(handler=run_inpaint)
 
     command = commands.add_parser(
-        "batch", help="restore many images on Dask",
+        "batch",
+        help="restore many images on Dask",
         description="Restore many images, one Dask task per image, into OUTDIR with "
         "the same file names. Existing outputs are skipped unless --force, so a "
         f"stopped run resumes. OUTDIR/{SUMMARY_NAME} lists every input. Exit "
         "status 1 if any input failed.",
     )
     command.add_argument(
-        "inputs", type=Path, nargs="+", metavar="INPUT",
+        "inputs",
+        type=Path,
+        nargs="+",
+        metavar="INPUT",
         help="image files, folders of images or glob patterns",
     )
     command.add_argument(
@@ -208,25 +250,33 @@ def _build_parser():
     )
     source = command.add_mutually_exclusive_group()
     source.add_argument(
-        "--mask-dir", type=Path,
+        "--mask-dir",
+        type=Path,
         help="folder of masks (nonzero = missing); the mask of photo.png is the "
         "image file named photo",
     )
     source.add_argument(
-        "--missing-rate", type=float,
+        "--missing-rate",
+        type=float,
         help="hide this fraction of the pixels of each complete input at random, "
         "restore them and score against the input",
     )
     command.add_argument(
-        "--bit-depth", type=int, choices=(8, 16),
+        "--bit-depth",
+        type=int,
+        choices=(8, 16),
         help="bits per sample of the outputs (default: each input's)",
     )
     command.add_argument(
-        "--max-pixels", type=_positive_int, default=DEFAULT_MAX_PIXELS,
+        "--max-pixels",
+        type=_positive_int,
+        default=DEFAULT_MAX_PIXELS,
         help=f"reject larger images (default {DEFAULT_MAX_PIXELS})",
     )
     command.add_argument(
-        "--force", action="store_true", help="restore again and replace existing outputs"
+        "--force",
+        action="store_true",
+        help="restore again and replace existing outputs",
     )
     command.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_cluster_options(command)
@@ -234,12 +284,15 @@ def _build_parser():
     command.set_defaults(handler=run_batch)
 
     command = commands.add_parser(
-        "experiment", help="run the published experiment",
+        "experiment",
+        help="run the published experiment",
         description="Run the published smoothing-MF experiment: ranks against λ "
         "on a gray image with most pixels missing.",
     )
     command.add_argument(
-        "image", type=Path, nargs="?",
+        "image",
+        type=Path,
+        nargs="?",
         help="image to use (default: scikit-image's astronaut photograph)",
     )
     command.add_argument("-o", "--outdir", type=Path, default=Path("results"))
@@ -251,10 +304,14 @@ def _build_parser():
     command.add_argument("--max-iter", type=_positive_int, default=100)
     command.add_argument("--solver", choices=("cg", "exact"), default="cg")
     command.add_argument(
-        "--max-pixels", type=_positive_int, default=DEFAULT_MAX_PIXELS,
+        "--max-pixels",
+        type=_positive_int,
+        default=DEFAULT_MAX_PIXELS,
         help=f"reject larger images (default {DEFAULT_MAX_PIXELS})",
     )
-    command.add_argument("--force", action="store_true", help="overwrite existing results")
+    command.add_argument(
+        "--force", action="store_true", help="overwrite existing results"
+    )
     command.add_argument("--quiet", action="store_true", help="no progress bars")
     command.set_defaults(handler=run_experiment_command)
     return parser
@@ -284,7 +341,9 @@ def check_outputs(paths, inputs, force):
                 "pass --force."
             )
         if path.exists():
-            raise UsageError(f"output {str(path)!r} exists; pass --force to overwrite it.")
+            raise UsageError(
+                f"output {str(path)!r} exists; pass --force to overwrite it."
+            )
 
 
 def _split_alpha(image):
@@ -297,8 +356,12 @@ def _split_alpha(image):
 def _load_mask(args, image, color):
     """Return the bool mask of missing pixels and whether it came from alpha."""
     mask = select_mask(
-        image, color.shape[:2], mask_path=args.mask, missing_rate=args.missing_rate,
-        seed=args.seed, max_pixels=args.max_pixels,
+        image,
+        color.shape[:2],
+        mask_path=args.mask,
+        missing_rate=args.missing_rate,
+        seed=args.seed,
+        max_pixels=args.max_pixels,
     )
     if args.missing_rate is not None and mask.all():
         raise UsageError(
@@ -358,7 +421,11 @@ def run_inpaint(args):
     mask = _load_mask(args, image, color)
     bit_depth = args.bit_depth or depth or 16
     for path in (args.output, args.masked):
-        if path is not None and bit_depth == 16 and format_from_suffix(path) in ("JPEG", "BMP"):
+        if (
+            path is not None
+            and bit_depth == 16
+            and format_from_suffix(path) in ("JPEG", "BMP")
+        ):
             raise UsageError(
                 f"{str(path)!r} cannot hold 16-bit samples; use .png or .tif, or "
                 "pass --bit-depth 8."
@@ -372,16 +439,28 @@ def run_inpaint(args):
 
     params = model_params(args)
     if args.auto:
-        given = sorted(name for name in ("rank", "lam", "rho", "order") if name in params)
+        given = sorted(
+            name for name in ("rank", "lam", "rho", "order") if name in params
+        )
         if given:
             options = ", ".join("--" + name for name in given)
-            raise UsageError(f"--auto chooses {options} itself; remove those options or --auto.")
+            raise UsageError(
+                f"--auto chooses {options} itself; remove those options or --auto."
+            )
     channel_axis = -1 if color.ndim == 3 else None
     restored, info = _restore_function(args)(
-        color, mask, channel_axis=channel_axis, color=args.color, auto=args.auto,
-        verbose=not args.quiet, return_info=True, **params,
+        color,
+        mask,
+        channel_axis=channel_axis,
+        color=args.color,
+        auto=args.auto,
+        verbose=not args.quiet,
+        return_info=True,
+        **params,
     )
-    scores = restoration_scores(reference, restored, mask) if reference is not None else {}
+    scores = (
+        restoration_scores(reference, restored, mask) if reference is not None else {}
+    )
 
     if alpha is not None:
         # Restored pixels become opaque; the others keep their alpha.
@@ -412,7 +491,9 @@ def run_inpaint(args):
         "solver": params.get("solver"),
         "color": args.color,
         "auto": args.auto,
-        "tuning": None if tuning is None else {
+        "tuning": None
+        if tuning is None
+        else {
             "holdout_rse": tuning.holdout_rse,
             "iterations": tuning.iterations,
             "seconds": round(tuning.seconds, 4),
@@ -459,14 +540,19 @@ def _format_tile_choices(tile_params):
         if len(values) > 1:
             text += f" to {values[-1]:.4g}"
         ranges.append(f"{name} {text}")
-    return f"auto: {len(tile_params)} tiles chose their own settings: " + "  ".join(ranges)
+    return f"auto: {len(tile_params)} tiles chose their own settings: " + "  ".join(
+        ranges
+    )
 
 
 def _restore_function(args):
     """Return inpaint, or inpaint_tiled with the tile and Dask options of ``args``."""
     if args.tile is None:
-        tile_options = [name for name in ("overlap", "scheduler", "workers")
-                        if getattr(args, name) is not None]
+        tile_options = [
+            name
+            for name in ("overlap", "scheduler", "workers")
+            if getattr(args, name) is not None
+        ]
         if tile_options:
             options = ", ".join("--" + name for name in tile_options)
             if len(tile_options) == 1:
@@ -476,8 +562,12 @@ def _restore_function(args):
 
     def restore(*positional, **keywords):
         return inpaint_tiled(
-            *positional, tile=args.tile, overlap=args.overlap,
-            scheduler=args.scheduler, workers=args.workers, **keywords,
+            *positional,
+            tile=args.tile,
+            overlap=args.overlap,
+            scheduler=args.scheduler,
+            workers=args.workers,
+            **keywords,
         )
 
     return restore
@@ -488,11 +578,20 @@ def run_batch(args):
     params = model_params(args)
     params.pop("random_state")
     rows = inpaint_batch(
-        args.inputs, args.outdir, mask_dir=args.mask_dir,
-        missing_rate=args.missing_rate, seed=args.seed, force=args.force,
-        scheduler=args.scheduler, workers=args.workers, max_pixels=args.max_pixels,
-        bit_depth=args.bit_depth, color=args.color, auto=args.auto,
-        progress=not args.quiet, **params,
+        args.inputs,
+        args.outdir,
+        mask_dir=args.mask_dir,
+        missing_rate=args.missing_rate,
+        seed=args.seed,
+        force=args.force,
+        scheduler=args.scheduler,
+        workers=args.workers,
+        max_pixels=args.max_pixels,
+        bit_depth=args.bit_depth,
+        color=args.color,
+        auto=args.auto,
+        progress=not args.quiet,
+        **params,
     )
     counts = {status: 0 for status in ("ok", "skipped", "failed")}
     for row in rows:
@@ -504,7 +603,16 @@ def run_batch(args):
     return EXIT_FAILED_INPUTS if counts["failed"] else 0
 
 
-RESULT_COLUMNS = ("rank", "lam", "solver", "rse", "psnr", "ssim", "seconds", "iterations")
+RESULT_COLUMNS = (
+    "rank",
+    "lam",
+    "solver",
+    "rse",
+    "psnr",
+    "ssim",
+    "seconds",
+    "iterations",
+)
 
 
 def run_experiment_command(args):
@@ -512,16 +620,24 @@ def run_experiment_command(args):
     outdir = args.outdir
     files = [outdir / name for name in ("results.csv", "figure.png", "convergence.png")]
     if outdir.exists() and not outdir.is_dir():
-        raise UsageError(f"output folder {str(outdir)!r} is a file; give a folder name.")
+        raise UsageError(
+            f"output folder {str(outdir)!r} is a file; give a folder name."
+        )
     check_outputs(files, [args.image], args.force)
 
     image = None
     if args.image is not None:
         image = read_image(args.image, max_pixels=args.max_pixels)
     truth, mask, runs = run_experiment(
-        image, ranks=args.ranks, lams=args.lams, rho=args.rho,
-        missing_rate=args.missing_rate, seed=args.seed, max_iter=args.max_iter,
-        solver=args.solver, verbose=not args.quiet,
+        image,
+        ranks=args.ranks,
+        lams=args.lams,
+        rho=args.rho,
+        missing_rate=args.missing_rate,
+        seed=args.seed,
+        max_iter=args.max_iter,
+        solver=args.solver,
+        verbose=not args.quiet,
     )
 
     table = io.StringIO()
@@ -529,15 +645,25 @@ def run_experiment_command(args):
     writer.writerow(RESULT_COLUMNS)
     for run in runs:
         writer.writerow(
-            [run.rank, f"{run.lam:g}", run.solver, f"{run.rse:.4f}", f"{run.psnr:.2f}",
-             f"{run.ssim:.4f}", f"{run.seconds:.3f}", run.iterations]
+            [
+                run.rank,
+                f"{run.lam:g}",
+                run.solver,
+                f"{run.rse:.4f}",
+                f"{run.psnr:.2f}",
+                f"{run.ssim:.4f}",
+                f"{run.seconds:.3f}",
+                run.iterations,
+            ]
         )
     with atomic_write(files[0], "w") as stream:
         stream.write(table.getvalue())
     save_restoration_figure(files[1], truth, mask, runs)
     save_convergence_figure(files[2], runs)
 
-    print(f"{'rank':>5} {'lam':>8} {'RSE':>7} {'PSNR':>7} {'SSIM':>7} {'seconds':>8} {'iter':>5}")
+    print(
+        f"{'rank':>5} {'lam':>8} {'RSE':>7} {'PSNR':>7} {'SSIM':>7} {'seconds':>8} {'iter':>5}"
+    )
     for run in runs:
         print(
             f"{run.rank:>5} {run.lam:>8g} {run.rse:>7.4f} {run.psnr:>7.2f} "
@@ -582,7 +708,9 @@ def main(argv=None):
     # reads its warning filters from this variable when it starts.
     filters = os.environ.get("PYTHONWARNINGS", "")
     if _TRACKER_FILTER not in filters:
-        os.environ["PYTHONWARNINGS"] = ",".join(filter(None, [filters, _TRACKER_FILTER]))
+        os.environ["PYTHONWARNINGS"] = ",".join(
+            filter(None, [filters, _TRACKER_FILTER])
+        )
     parser = _build_parser()
     started = time.perf_counter()
     try:

@@ -181,5 +181,3 @@ def _local_cluster(workers):
     with cluster, Client(cluster, set_as_default=False) as client:
         yield client
     log.info("stopped the local Dask cluster")
-
-

@@ -32,7 +32,10 @@ def difference(V, order, segments=None):
     Returns the differences of all segments concatenated along the last axis.
     """
     _check_order(order)
-    parts = [np.diff(V[..., s], n=order, axis=-1) for s in _segment_slices(V.shape[-1], segments)]
+    parts = [
+        np.diff(V[..., s], n=order, axis=-1)
+        for s in _segment_slices(V.shape[-1], segments)
+    ]
     return np.concatenate(parts, axis=-1)
 
 

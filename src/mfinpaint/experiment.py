@@ -129,7 +129,9 @@ def run_experiment(
         )
     for rank in ranks:
         check_int("rank", rank, 1, min(truth.shape))
-    _check_mask(np.random.RandomState(seed).rand(*truth.shape) < missing_rate, missing_rate)
+    _check_mask(
+        np.random.RandomState(seed).rand(*truth.shape) < missing_rate, missing_rate
+    )
 
     runs = []
     for lam in lams:
@@ -164,8 +166,13 @@ def _run_one(truth, mask, stream, rank, lam, rho, max_iter, solver, verbose):
         history.append(rse(truth, estimate, mask))
 
     model = SmoothMF(
-        rank=rank, rho=rho, lam=lam, solver=solver, max_iter=max_iter,
-        random_state=stream, verbose=verbose,
+        rank=rank,
+        rho=rho,
+        lam=lam,
+        solver=solver,
+        max_iter=max_iter,
+        random_state=stream,
+        verbose=verbose,
     )
     start = time.perf_counter()
     model.fit(truth, mask, callback=record)

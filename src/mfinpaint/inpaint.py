@@ -25,7 +25,12 @@ log = logging.getLogger(__name__)
 # Model settings used by inpaint when the caller gives none. The rank is
 # lowered to min(height, width) for small images.
 DEFAULT_PARAMS = {
-    "rank": 32, "rho": 0.01, "lam": 3.0, "order": 2, "max_iter": 8, "tol": 1e-4,
+    "rank": 32,
+    "rho": 0.01,
+    "lam": 3.0,
+    "order": 2,
+    "max_iter": 8,
+    "tol": 1e-4,
 }
 COLOR_MODES = ("channels", "luma", "joint")
 
@@ -139,8 +144,12 @@ def _fit_channels(channels, mask, params, color, verbose, warn=False):
     height, width, count = channels.shape
     if color == "joint" and count > 1:
         estimate, model = _fit_matrix(
-            _side_by_side(channels), _side_by_side(mask), params, verbose,
-            segments=[width] * count, warn=warn,
+            _side_by_side(channels),
+            _side_by_side(mask),
+            params,
+            verbose,
+            segments=[width] * count,
+            warn=warn,
         )
         estimate = estimate.reshape(height, count, width).transpose(0, 2, 1)
         return estimate, [model]
@@ -168,8 +177,15 @@ def _fit_channels(channels, mask, params, color, verbose, warn=False):
 
 
 # Keyword arguments of tune that inpaint does not set itself.
-TUNE_OPTIONS = ("holdout", "holdout_pattern", "orders", "start_rank", "max_rank",
-                "max_iter", "random_state")
+TUNE_OPTIONS = (
+    "holdout",
+    "holdout_pattern",
+    "orders",
+    "start_rank",
+    "max_rank",
+    "max_iter",
+    "random_state",
+)
 
 
 def _check_tune_options(options):
@@ -195,12 +211,15 @@ def _tune_channels(channels, mask, color, params, options):
     """
     count = channels.shape[2]
     seed = params.get("random_state")
-    options = {"random_state": seed if isinstance(seed, (int, np.integer)) else 0,
-               **(options or {})}
+    options = {
+        "random_state": seed if isinstance(seed, (int, np.integer)) else 0,
+        **(options or {}),
+    }
     if color == "joint" and count > 1:
         Y, missing = _side_by_side(channels), _side_by_side(mask)
-        return tune(Y, missing, column_segments=[Y.shape[1] // count] * count,
-                    **options)
+        return tune(
+            Y, missing, column_segments=[Y.shape[1] // count] * count, **options
+        )
     if color == "luma" and count == 3:
         missing = mask.any(axis=-1)
         luma = rgb_to_ycbcr(np.where(missing[..., None], 0.0, channels))[..., 0]
@@ -287,8 +306,12 @@ def inpaint(
     ((64, 64), 'float64')
     """
     check_choice("color", color, COLOR_MODES)
-    for name, flag in [("keep_observed", keep_observed), ("auto", auto),
-                       ("verbose", verbose), ("return_info", return_info)]:
+    for name, flag in [
+        ("keep_observed", keep_observed),
+        ("auto", auto),
+        ("verbose", verbose),
+        ("return_info", return_info),
+    ]:
         check_flag(name, flag)
     tuned_names = sorted(set(model_params) & {"rank", "lam", "rho", "order"})
     if auto and tuned_names:
@@ -302,7 +325,9 @@ def inpaint(
 
     start = time.perf_counter()
     if not mask.any():
-        log.warning("the mask marks no pixel as missing; the image is returned as it is")
+        log.warning(
+            "the mask marks no pixel as missing; the image is returned as it is"
+        )
         restored, models, params, tuned = channels.copy(), [], {}, None
     else:
         params = _model_params(model_params, channels.shape)

@@ -445,7 +445,9 @@ def write_image(path, image, *, bit_depth=8):
     image = to_integer_image(image, bit_depth)
     if image.ndim == 3 and image.shape[2] == 1:
         image = image[..., 0]
-    if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (2, 3, 4)):
+    if image.ndim not in (2, 3) or (
+        image.ndim == 3 and image.shape[2] not in (2, 3, 4)
+    ):
         raise InvalidInputError(f"cannot write an image of shape {image.shape}.")
     if kind == "JPEG" and image.ndim == 3 and image.shape[2] in (2, 4):
         image = image[..., :-1] if image.shape[2] == 4 else image[..., 0]
@@ -472,7 +474,9 @@ def _encode_tiff(image):
     if image.ndim == 2:
         tifffile.imwrite(buffer, image, photometric="minisblack")
     elif image.shape[2] == 2:
-        tifffile.imwrite(buffer, image, photometric="minisblack", extrasamples=["unassalpha"])
+        tifffile.imwrite(
+            buffer, image, photometric="minisblack", extrasamples=["unassalpha"]
+        )
     else:
         extra = ["unassalpha"] if image.shape[2] == 4 else None
         tifffile.imwrite(buffer, image, photometric="rgb", extrasamples=extra)

@@ -140,7 +140,12 @@ def read_mask(path, shape, *, max_pixels=DEFAULT_MAX_PIXELS):
 
 
 def select_mask(
-    image, shape, *, mask_path=None, missing_rate=None, seed=None,
+    image,
+    shape,
+    *,
+    mask_path=None,
+    missing_rate=None,
+    seed=None,
     max_pixels=DEFAULT_MAX_PIXELS,
 ):
     """Return the mask of missing pixels of ``image`` from the first source given.

@@ -52,7 +52,9 @@ def rse(truth, estimate, mask=None):
         raise InvalidInputError("the mask selects no entry, so RSE is undefined.")
     norm = np.linalg.norm(truth)
     if norm == 0:
-        raise InvalidInputError("the truth is zero on the scored entries; RSE is undefined.")
+        raise InvalidInputError(
+            "the truth is zero on the scored entries; RSE is undefined."
+        )
     return float(np.linalg.norm(truth - estimate) / norm)
 
 
@@ -74,7 +76,10 @@ def ssim(truth, estimate, data_range=1.0):
         )
     return float(
         structural_similarity(
-            truth, estimate, data_range=data_range, channel_axis=channel_axis,
+            truth,
+            estimate,
+            data_range=data_range,
+            channel_axis=channel_axis,
             win_size=win_size,
         )
     )
@@ -91,7 +96,9 @@ def restoration_scores(truth, estimate, mask):
     if not np.any(mask):
         log.info("RSE is not computed because no pixel is missing")
     elif not np.any(np.asarray(truth)[np.asarray(mask, dtype=bool)]):
-        log.info("RSE is not computed because the reference is zero at every missing pixel")
+        log.info(
+            "RSE is not computed because the reference is zero at every missing pixel"
+        )
     else:
         scores["rse"] = rse(truth, estimate, mask)
     if np.array_equal(truth, estimate):

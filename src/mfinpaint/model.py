@@ -327,8 +327,11 @@ class SmoothMF:
         converged = False
         start = time.perf_counter()
         progress = tqdm(
-            total=self.max_iter, desc=f"fit rank {rank}", disable=not self.verbose,
-            leave=False, unit="it",
+            total=self.max_iter,
+            desc=f"fit rank {rank}",
+            disable=not self.verbose,
+            leave=False,
+            unit="it",
         )
         with progress:
             for iteration in range(1, self.max_iter + 1):
@@ -340,13 +343,17 @@ class SmoothMF:
                     X = cg_half_step(columns, W, X, rho, lam, order, column_segments)
 
                 value = objective(W, X)
-                if not (np.isfinite(value) and np.isfinite(W).all() and np.isfinite(X).all()):
+                if not (
+                    np.isfinite(value) and np.isfinite(W).all() and np.isfinite(X).all()
+                ):
                     raise _non_finite_error(self.solver, iteration)
                 self.objective_.append(value)
                 elapsed = time.perf_counter() - start
                 progress.update(1)
                 progress.set_postfix(objective=f"{value:.6g}")
-                log.debug("iteration %d: objective %.8g, %.3f s", iteration, value, elapsed)
+                log.debug(
+                    "iteration %d: objective %.8g, %.3f s", iteration, value, elapsed
+                )
 
                 if callback is not None and callback(
                     FitProgress(iteration, elapsed, value, W, X)
@@ -374,7 +381,9 @@ class SmoothMF:
     def reconstruct(self):
         """Return the low-rank estimate ``W_.T @ X_`` of shape (M, N)."""
         if not hasattr(self, "W_"):
-            raise InvalidParameterError("this SmoothMF is not fitted yet; call fit first.")
+            raise InvalidParameterError(
+                "this SmoothMF is not fitted yet; call fit first."
+            )
         return self.W_.T @ self.X_
 
     def fit_transform(self, Y, mask=None, **fit_params):

@@ -43,7 +43,9 @@ def save_convergence_figure(path, runs):
     figure, axis = plt.subplots(figsize=(6, 4))
     for run in runs:
         iterations = range(1, len(run.rse_history) + 1)
-        axis.plot(iterations, run.rse_history, label=f"rank {run.rank}, λ = {run.lam:g}")
+        axis.plot(
+            iterations, run.rse_history, label=f"rank {run.rank}, λ = {run.lam:g}"
+        )
     axis.set_xlabel("outer iteration")
     axis.set_ylabel("RSE on missing pixels")
     axis.set_yscale("log")

@@ -22,8 +22,13 @@ from .errors import ConvergenceWarning, InvalidInputError, InvalidParameterError
 from .model import SmoothMF, _make_generator
 
 __all__ = [
-    "tune", "TuningResult", "smoothed_fill", "svd_factors", "initial_factors",
-    "mask_clustering", "default_max_rank",
+    "tune",
+    "TuningResult",
+    "smoothed_fill",
+    "svd_factors",
+    "initial_factors",
+    "mask_clustering",
+    "default_max_rank",
 ]
 
 log = logging.getLogger(__name__)
@@ -96,9 +101,13 @@ def smoothed_fill(Y, observed, sigma):
     Observed entries are returned unchanged.
     """
     values = ndimage.gaussian_filter(np.where(observed, Y, 0.0), sigma, mode="nearest")
-    weights = ndimage.gaussian_filter(observed.astype(np.float64), sigma, mode="nearest")
+    weights = ndimage.gaussian_filter(
+        observed.astype(np.float64), sigma, mode="nearest"
+    )
     mean = float(Y[observed].mean())
-    estimate = np.divide(values, weights, out=np.full_like(values, mean), where=weights > 1e-8)
+    estimate = np.divide(
+        values, weights, out=np.full_like(values, mean), where=weights > 1e-8
+    )
     return np.where(observed, Y, estimate)
 
 
@@ -144,8 +153,9 @@ def mask_clustering(missing):
     if not missing.any():
         return 0.0
     padded = np.pad(missing, 1).astype(np.int8)
-    neighbours = (padded[:-2, 1:-1] + padded[2:, 1:-1] + padded[1:-1, :-2]
-                  + padded[1:-1, 2:])
+    neighbours = (
+        padded[:-2, 1:-1] + padded[2:, 1:-1] + padded[1:-1, :-2] + padded[1:-1, 2:]
+    )
     return float(neighbours[missing].mean()) / (4 * float(missing.mean()))
 
 
@@ -248,7 +258,9 @@ class _Search:
             improved = error < record["rse"] * (1 - MIN_GAIN)
             if error < record["rse"]:
                 record.update(
-                    rse=error, W=progress.W, X=progress.X,
+                    rse=error,
+                    W=progress.W,
+                    X=progress.X,
                     iterations=done + progress.iteration,
                 )
             return not improved
@@ -260,8 +272,11 @@ class _Search:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             model.fit(
-                self.Y, self.train_missing, init=init,
-                callback=self._early_stop(record, done), column_segments=self.segments,
+                self.Y,
+                self.train_missing,
+                init=init,
+                callback=self._early_stop(record, done),
+                column_segments=self.segments,
             )
 
     def try_params(self, params, init, max_iter=1):
@@ -276,12 +291,21 @@ class _Search:
         self._fit(params, init, max_iter, record)
         seconds = time.perf_counter() - start
 
-        trial = {**params, "holdout_rse": record["rse"], "max_iter": max_iter,
-                 "iterations": record["iterations"], "seconds": round(seconds, 4),
-                 "key": key}
+        trial = {
+            **params,
+            "holdout_rse": record["rse"],
+            "max_iter": max_iter,
+            "iterations": record["iterations"],
+            "seconds": round(seconds, 4),
+            "key": key,
+        }
         self.trials.append(trial)
-        log.debug("tried %s: held-out RSE %.5f in %.2f s", params, record["rse"], seconds)
-        if self.best is None or record["rse"] < self.best["holdout_rse"] * (1 - MIN_GAIN):
+        log.debug(
+            "tried %s: held-out RSE %.5f in %.2f s", params, record["rse"], seconds
+        )
+        if self.best is None or record["rse"] < self.best["holdout_rse"] * (
+            1 - MIN_GAIN
+        ):
             self.best = {**trial, "factors": (record["W"], record["X"])}
         return record["rse"]
 
@@ -304,8 +328,12 @@ class _Search:
 
         trial = next(trial for trial in self.trials if trial["key"] == best["key"])
         for entry in (best, trial):
-            entry.update(holdout_rse=record["rse"], iterations=record["iterations"],
-                         max_iter=total_iter, seconds=entry["seconds"] + seconds)
+            entry.update(
+                holdout_rse=record["rse"],
+                iterations=record["iterations"],
+                max_iter=total_iter,
+                seconds=entry["seconds"] + seconds,
+            )
         if record["W"] is not None:
             best["factors"] = (record["W"], record["X"])
 
@@ -450,13 +478,20 @@ def tune(
     best = search.best
     trials = [{k: v for k, v in trial.items() if k != "key"} for trial in search.trials]
     result = TuningResult(
-        params=search.best_params(), holdout_rse=best["holdout_rse"],
-        iterations=best["iterations"], trials=trials,
-        seconds=time.perf_counter() - started, factors=best["factors"], heldout=heldout,
+        params=search.best_params(),
+        holdout_rse=best["holdout_rse"],
+        iterations=best["iterations"],
+        trials=trials,
+        seconds=time.perf_counter() - started,
+        factors=best["factors"],
+        heldout=heldout,
     )
     log.info(
         "tuning chose %s and %d iterations (held-out RSE %.4f) after %d fits in %.2f s",
-        result.params, result.iterations, result.holdout_rse, len(trials),
+        result.params,
+        result.iterations,
+        result.holdout_rse,
+        len(trials),
         result.seconds,
     )
     return result
@@ -477,7 +512,9 @@ def _search_lam(search, order, rank, init):
         extra = lams[-1] * LAM_STEP
     else:
         return
-    search.try_params({"rank": rank, "lam": extra, "rho": START_RHO, "order": order}, init)
+    search.try_params(
+        {"rank": rank, "lam": extra, "rho": START_RHO, "order": order}, init
+    )
 
 
 def _refine_rho(search, start, rng):
