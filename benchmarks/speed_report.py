@@ -386,7 +386,7 @@ def render(records, doc_path, plot_path):
         info["command"],
         "```",
         "",
-        f"on {info['cpu']} ({info['cores']} cores, shared with other jobs: load "
+        f"on {info['cpu']} ({info['cores']} cores, 1-minute load "
         f"average {info['load_before'][0]:.1f} at the start and "
         f"{info['load_after'][0]:.1f} at the end), with {info['threads']} BLAS and "
         f"OpenCV thread(s) per process, in {info['minutes']:.1f} minutes. "
@@ -394,12 +394,13 @@ def render(records, doc_path, plot_path):
         f"{info['scipy']}, scikit-image {info['scikit-image']}, OpenCV "
         f"{info['opencv']}, mfinpaint {info['mfinpaint']} (commit {info['commit']}).",
         "",
-        "Each process used one thread because other jobs shared the two cores, "
-        "and oversubscribed OpenBLAS threads slowed small products by 10x or more "
-        "in trials. `--threads 2` lets every method use both cores.",
+        "Each process uses one thread by default, so that every method gets the "
+        "same share of the machine: when other jobs share the cores, "
+        "oversubscribed OpenBLAS threads slowed small products by 10x or more in "
+        "trials. `--threads 2` lets every method use both cores.",
         "",
-        "Other jobs shared the cores, so absolute times vary between runs. "
-        "Compare ratios within one run. The raw records are in "
+        "Absolute times vary between runs, by up to about 2x when other jobs "
+        "share the cores, so compare ratios within one run. The raw records are in "
         "`benchmarks/out/speed.json` and `speed.csv` after a run; "
         "`python benchmarks/speed.py --render` rebuilds this page from them.",
         "",
