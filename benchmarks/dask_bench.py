@@ -14,7 +14,7 @@ workers (``inpaint_tiled``), and scores both against the mosaic.
 
 The numbers go to benchmarks/out/dask.json and to the measurements section
 of docs/dask.md.
-Run ``python benchmarks/dask_bench.py`` (8 to 12 minutes on 2 shared cores) or
+Run ``python benchmarks/dask_bench.py`` (about 2 minutes on 2 idle cores, up to 12 when they are shared) or
 ``--quick`` for a small check of the script.
 """
 
@@ -220,8 +220,8 @@ def write_page(path, results, command):
         f"{info['scikit-image']}, Dask {info['dask']}, distributed "
         f"{info['distributed']}.",
         "",
-        "The machine was shared with other jobs while it ran. The load column",
-        "gives the 1-minute load average before and after each measurement: on",
+        "The load column gives the 1-minute load average before and after each",
+        "measurement, which includes the benchmark's own processes: on",
         f"{info['cores']} cores, a load above {info['cores']} means that "
         "processes waited for a core, so the times are longer than on an idle "
         "machine.",
