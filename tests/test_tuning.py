@@ -3,7 +3,7 @@ import pytest
 from skimage import data
 from skimage.transform import resize
 
-from mfinpaint import SmoothMF, inpaint, random_mask
+from mfinpaint import SmoothMF, inpaint, random_mask, tuning
 from mfinpaint.errors import InvalidInputError, InvalidParameterError
 from mfinpaint.tuning import initial_factors, mask_clustering, tune
 
@@ -285,3 +285,18 @@ def test_tune_max_rank_below_start_rank():
 
     assert result.params["rank"] <= 3
     assert all(trial["rank"] <= 3 for trial in result.trials)
+
+
+def test_svd_factors_randomized_above_limit(monkeypatch):
+    rng = np.random.default_rng(3)
+    Y = rng.standard_normal((60, 4)) @ rng.standard_normal((4, 50))
+    Y += 1e-3 * rng.standard_normal(Y.shape)
+    U, S, Vt = np.linalg.svd(Y, full_matrices=False)
+    best = (U[:, :4] * S[:4]) @ Vt[:4]
+    monkeypatch.setattr(tuning, "EXACT_SVD_LIMIT", 10)
+
+    W, X = tuning.svd_factors(Y, 4)
+
+    assert W.shape == (4, 60)
+    assert X.shape == (4, 50)
+    assert np.linalg.norm(W.T @ X - best) < 1e-8 * np.linalg.norm(best)

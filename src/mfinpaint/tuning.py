@@ -19,7 +19,7 @@ from scipy import ndimage
 
 from ._validation import check_choice, check_float, check_int, check_matrix_and_mask
 from .errors import ConvergenceWarning, InvalidInputError, InvalidParameterError
-from .model import SmoothMF, _make_generator
+from .model import SmoothMF, _make_generator, _truncated_svd_factors
 
 __all__ = [
     "tune",
@@ -111,12 +111,21 @@ def smoothed_fill(Y, observed, sigma):
     return np.where(observed, Y, estimate)
 
 
+# Matrices with more rows and columns than this start from a randomized SVD.
+EXACT_SVD_LIMIT = 1024
+
+
 def svd_factors(Y, rank):
     """Return ``(W, X)`` of the best rank-``rank`` approximation ``W.T @ X`` of Y.
 
     The singular values are split evenly, ``W = sqrt(S) U.T`` and
-    ``X = sqrt(S) V.T``, so both factors have the same scale.
+    ``X = sqrt(S) V.T``, so both factors have the same scale. Above
+    ``EXACT_SVD_LIMIT`` rows and columns a randomized truncated SVD with a
+    fixed seed takes the place of the full one, whose cost grows as
+    ``M N min(M, N)`` (25 s at 4096 x 4096 on 2 cores, against 1 s).
     """
+    if min(Y.shape) > EXACT_SVD_LIMIT:
+        return _truncated_svd_factors(Y, rank, np.random.default_rng(0))
     U, S, Vt = np.linalg.svd(Y, full_matrices=False)
     root = np.sqrt(S[:rank])
     return (U[:, :rank] * root).T, root[:, None] * Vt[:rank]
