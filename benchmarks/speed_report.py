@@ -6,9 +6,9 @@ COMPARED = ("published", "cg", "exact", "exact svd", "exact svd float32")
 METHOD_NAMES = {
     "published": "published solver (dense, 5 CG steps per half-step)",
     "cg": '`SmoothMF(solver="cg")`',
-    "exact": '`SmoothMF(solver="exact")`, random start',
-    "exact svd": '`SmoothMF(solver="exact", start="svd")`',
-    "exact svd float32": '`SmoothMF(solver="exact", start="svd", dtype="float32")`',
+    "exact": '`SmoothMF(solver="exact", start="random")`',
+    "exact svd": '`SmoothMF(solver="exact")`, SVD start (the default)',
+    "exact svd float32": '`SmoothMF(solver="exact", dtype="float32")`, SVD start',
     "telea": "OpenCV `inpaint`, Telea, radius 3",
     "navier-stokes": "OpenCV `inpaint`, Navier-Stokes, radius 3",
     "biharmonic": "scikit-image `inpaint_biharmonic`",
@@ -179,7 +179,7 @@ def _sweep_tables(records, cases):
     ranks = sweep_records(records, "sweep rank")
     lines = [
         "Each row is one child process that runs 4 iterations of "
-        '`SmoothMF(solver="exact")` (random start, float64, rank 50 for the '
+        '`SmoothMF(solver="exact", start="random")` (float64, rank 50 for the '
         "sizes, 1 megapixel for the ranks) on scikit-image's `coffee` photograph "
         "in gray, resized to 9:16, with 90% of the pixels missing. Seconds per "
         "iteration is the median over iterations 2 to 4; the first iteration also "
@@ -341,7 +341,9 @@ def _start_summary(cases):
             f"Only the SVD start reaches it in {' and '.join(misses)}, where "
             "the random start converges just above it."
         )
-    parts.append('So the SVD start is kept, as the option `start="svd"`.')
+    parts.append(
+        'So the SVD start is kept: it is the exact solver\'s default (`start="auto"`).'
+    )
     return " ".join(parts)
 
 
@@ -459,9 +461,9 @@ def render(records, doc_path, plot_path):
     lines += [
         "",
         _start_summary(cases),
-        "The default stays the published random start, which "
-        '`solver="cg"` needs to reproduce the published table. '
-        "`mfinpaint.inpaint` already starts from a smoothed-fill SVD.",
+        '`solver="cg"` keeps the published random start by default, which it '
+        "needs to reproduce the published table. `mfinpaint.inpaint` also "
+        "starts from a smoothed-fill SVD.",
         "",
     ]
 

@@ -1,10 +1,11 @@
+import warnings
 from contextlib import nullcontext
 
 import numpy as np
 import pytest
 from dense_reference import laplacian, normal_residual, objective, published_fit
 
-from mfinpaint import SmoothMF
+from mfinpaint import ConvergenceWarning, SmoothMF
 from mfinpaint.difference import apply_laplacian, laplacian_bands
 from mfinpaint.observed import ObservedLines
 from mfinpaint.solvers import cg_half_step, exact_half_step
@@ -305,3 +306,20 @@ def test_svd_start_rejects_unknown_name():
 
     with pytest.raises(InvalidParameterError, match="start"):
         SmoothMF(rank=2, start="zeros").fit(np.ones((5, 5)))
+
+
+@pytest.mark.parametrize(("solver", "start"), [("exact", "svd"), ("cg", "random")])
+def test_auto_start_per_solver(solver, start):
+    rng = np.random.default_rng(5)
+    Y = rng.random((12, 9))
+    mask = rng.random(Y.shape) < 0.4
+    params = dict(rank=3, solver=solver, max_iter=2, random_state=0)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        auto = SmoothMF(**params).fit(Y, mask)
+        chosen = SmoothMF(**params, start=start).fit(Y, mask)
+
+    assert auto.start == "auto"
+    np.testing.assert_array_equal(auto.W_, chosen.W_)
+    np.testing.assert_array_equal(auto.X_, chosen.X_)

@@ -164,8 +164,10 @@ class SmoothMF:
     tol : float, default=1e-5
         The exact solver stops when the relative decrease of the objective in
         one iteration falls below ``tol``.
-    start : {"random", "svd"}, default="random"
-        Initial factors when :meth:`fit` gets no ``init``. ``"random"`` is
+    start : {"auto", "random", "svd"}, default="auto"
+        Initial factors when :meth:`fit` gets no ``init``. ``"auto"`` is
+        ``"svd"`` for the exact solver and ``"random"`` for ``"cg"``, so the
+        published solver keeps the published start. ``"random"`` is
         the published start, ``0.01`` times standard normal draws, ``W``
         first and then ``X``. ``"svd"`` takes a truncated SVD of ``Y`` with
         its missing entries filled by a Gaussian-weighted mean of the
@@ -211,7 +213,7 @@ class SmoothMF:
         solver="exact",
         max_iter=100,
         tol=1e-5,
-        start="random",
+        start="auto",
         random_state=None,
         dtype=np.float64,
         verbose=False,
@@ -254,7 +256,7 @@ class SmoothMF:
         check_choice("solver", self.solver, ("exact", "cg"))
         check_int("max_iter", self.max_iter, 1)
         check_float("tol", self.tol)
-        check_choice("start", self.start, ("random", "svd"))
+        check_choice("start", self.start, ("auto", "random", "svd"))
         _make_generator(self.random_state)
         try:
             dtype = np.dtype(self.dtype)
@@ -305,9 +307,18 @@ class SmoothMF:
         rows = ObservedLines(Y0, observed, rank, dtype)
         columns = ObservedLines(Y0.T, observed.T, rank, dtype)
 
-        if init is None and self.start == "svd":
+        start = self.start
+        if start == "auto":
+            start = "svd" if self.solver == "exact" else "random"
+        if init is None and start == "svd":
             rng = _make_generator(self.random_state)
-            W, X = (V.astype(dtype) for V in _svd_start(Y0, observed, rank, rng))
+            try:
+                W, X = (V.astype(dtype) for V in _svd_start(Y0, observed, rank, rng))
+            except np.linalg.LinAlgError:
+                raise SingularSystemError(
+                    "the SVD start failed because the filled Y holds NaN or infinite "
+                    "values: Y is badly scaled. Scale Y to values near 1."
+                ) from None
         elif init is None:
             rng = _make_generator(self.random_state)
             W = (0.01 * rng.standard_normal((rank, Y.shape[0]))).astype(dtype)
