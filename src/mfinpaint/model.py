@@ -316,7 +316,7 @@ class SmoothMF:
                 W, X = (V.astype(dtype) for V in _svd_start(Y0, observed, rank, rng))
             except np.linalg.LinAlgError:
                 raise SingularSystemError(
-                    "the SVD start failed because the filled Y holds NaN or infinite "
+                    "the SVD start failed because the filled Y contains NaN or infinite "
                     "values: Y is badly scaled. Scale Y to values near 1."
                 ) from None
         elif init is None:
