@@ -182,9 +182,17 @@ def check_channels_observed(missing, color):
 def check_matrix_and_mask(Y, mask):
     """Return ``(Y, missing)`` as a float array and a bool array of one shape.
 
-    With ``mask=None`` the NaN entries of ``Y`` are missing. Observed entries
-    must be finite. At least one entry must be observed.
+    With ``mask=None`` the NaN entries of ``Y`` are missing. The masked
+    entries of a NumPy masked array are missing as well, with or without
+    ``mask``. Observed entries must be finite. At least one entry must be
+    observed.
     """
+    # np.asarray drops the mask of a masked array, which would turn its
+    # masked entries into observed values.
+    masked = None
+    if isinstance(Y, np.ma.MaskedArray):
+        masked = np.ma.getmaskarray(Y)
+        Y = np.ma.getdata(Y)
     Y = np.asarray(Y)
     if Y.dtype == object or not np.issubdtype(Y.dtype, np.number) or np.iscomplexobj(Y):
         raise InvalidInputError(f"Y must be a real numeric array, got dtype {Y.dtype}.")
@@ -209,6 +217,8 @@ def check_matrix_and_mask(Y, mask):
                 f"mask shape {missing.shape} differs from Y shape {Y.shape}."
             )
 
+    if masked is not None:
+        missing = missing | masked
     _check_observed_finite(Y, missing, "Y has", "entries")
     if missing.all():
         raise InvalidInputError("every entry is missing, so there is nothing to fit.")

@@ -13,6 +13,7 @@ from tqdm.auto import tqdm
 from ._validation import (
     check_callback,
     check_choice,
+    check_flag,
     check_float,
     check_int,
     check_matrix_and_mask,
@@ -32,7 +33,11 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class FitProgress:
-    """State passed to a fit callback after each outer iteration."""
+    """State passed to a fit callback after each outer iteration.
+
+    ``W`` and ``X`` are read-only views of the current factors, so a callback
+    cannot change the fit by writing into them. Copy them to keep or edit.
+    """
 
     iteration: int
     elapsed: float
@@ -105,6 +110,27 @@ def _svd_start(Y, observed, rank, rng):
     return _truncated_svd_factors(np.where(observed, values, filled), rank, rng)
 
 
+def _read_only(*arrays):
+    """Return read-only views of ``arrays``."""
+    views = []
+    for array in arrays:
+        view = array.view()
+        view.flags.writeable = False
+        views.append(view)
+    return views
+
+
+def _call_callback(callback, progress):
+    """Call ``callback(progress)`` and return True if it requests a stop."""
+    result = callback(progress)
+    if result is None or isinstance(result, (bool, np.bool_)):
+        return bool(result)
+    raise InvalidParameterError(
+        f"callback must return None, True or False, got {result!r}. Return "
+        "True to stop fitting."
+    )
+
+
 def _check_init(init, rank, shape, dtype):
     """Return copies of the starting factors after checking their shapes."""
     try:
@@ -114,6 +140,16 @@ def _check_init(init, rank, shape, dtype):
             "init must be a pair (W, X) of arrays; got a value that does not "
             "unpack into two."
         ) from None
+    W, X = np.asarray(W), np.asarray(X)
+    for name, factor in (("W", W), ("X", X)):
+        if not (
+            np.issubdtype(factor.dtype, np.number)
+            and not np.iscomplexobj(factor)
+        ):
+            raise InvalidParameterError(
+                f"init factor {name} must be a real numeric array, got dtype "
+                f"{factor.dtype}."
+            )
     W = np.array(W, dtype=dtype)
     X = np.array(X, dtype=dtype)
     expected = ((rank, shape[0]), (rank, shape[1]))
@@ -230,8 +266,12 @@ class SmoothMF:
         self.dtype = dtype
         self.verbose = verbose
 
-    def get_params(self):
-        """Return the constructor parameters as a dict."""
+    def get_params(self, deep=True):
+        """Return the constructor parameters as a dict.
+
+        ``deep`` is accepted for scikit-learn compatibility. SmoothMF has no
+        nested estimators, so it changes nothing.
+        """
         names = ("rank", "rho", "lam", "order", "solver", "max_iter", "tol")
         names += ("start", "random_state", "dtype", "verbose")
         return {name: getattr(self, name) for name in names}
@@ -257,6 +297,7 @@ class SmoothMF:
         check_int("max_iter", self.max_iter, 1)
         check_float("tol", self.tol)
         check_choice("start", self.start, ("auto", "random", "svd"))
+        check_flag("verbose", self.verbose)
         _make_generator(self.random_state)
         try:
             dtype = np.dtype(self.dtype)
@@ -334,7 +375,7 @@ class SmoothMF:
             )
             return data + ridge + 0.5 * lam * smooth
 
-        self.objective_ = []
+        objectives = []
         converged = False
         start = time.perf_counter()
         progress = tqdm(
@@ -358,7 +399,7 @@ class SmoothMF:
                     np.isfinite(value) and np.isfinite(W).all() and np.isfinite(X).all()
                 ):
                     raise _non_finite_error(self.solver, iteration)
-                self.objective_.append(value)
+                objectives.append(value)
                 elapsed = time.perf_counter() - start
                 progress.update(1)
                 progress.set_postfix(objective=f"{value:.6g}")
@@ -366,17 +407,20 @@ class SmoothMF:
                     "iteration %d: objective %.8g, %.3f s", iteration, value, elapsed
                 )
 
-                if callback is not None and callback(
-                    FitProgress(iteration, elapsed, value, W, X)
+                if callback is not None and _call_callback(
+                    callback, FitProgress(iteration, elapsed, value, *_read_only(W, X))
                 ):
                     break
                 if self.solver == "exact" and iteration > 1:
-                    previous = self.objective_[-2]
+                    previous = objectives[-2]
                     if previous - value <= self.tol * abs(previous):
                         converged = True
                         break
 
+        # The fitted attributes change only after a fit succeeds, so an error
+        # or an exception from the callback leaves the previous fit intact.
         self.W_, self.X_, self.n_iter_ = W, X, iteration
+        self.objective_ = objectives
         if self.solver == "exact" and not converged and iteration == self.max_iter:
             warnings.warn(
                 f"SmoothMF did not converge in max_iter={self.max_iter} iterations "

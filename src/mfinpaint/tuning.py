@@ -268,8 +268,8 @@ class _Search:
             if error < record["rse"]:
                 record.update(
                     rse=error,
-                    W=progress.W,
-                    X=progress.X,
+                    W=progress.W.copy(),
+                    X=progress.X.copy(),
                     iterations=done + progress.iteration,
                 )
             return not improved
