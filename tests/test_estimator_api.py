@@ -4,7 +4,11 @@ import numpy as np
 import pytest
 
 from mfinpaint import SmoothMF
-from mfinpaint.errors import InvalidParameterError, SingularSystemError
+from mfinpaint.errors import (
+    InvalidInputError,
+    InvalidParameterError,
+    SingularSystemError,
+)
 
 pytestmark = pytest.mark.filterwarnings("ignore::mfinpaint.ConvergenceWarning")
 
@@ -128,3 +132,24 @@ def test_singular_error_names_scaling():
     Y, _ = smooth_matrix()
     with pytest.raises(SingularSystemError, match="scale Y to values near 1"):
         small_model(max_iter=10).fit(Y * 1e150)
+
+
+@pytest.mark.parametrize("scale", [1e-50, 1e45])
+def test_svd_start_outside_float32_range(scale):
+    # The SVD start runs in float32, where 1e-50 is 0 and 1e45 is inf. With
+    # rho and lam scaled like Y, the fill scales with Y.
+    Y, missing = smooth_matrix()
+    params = {"start": "svd", "max_iter": 3}
+    reference = small_model(**params).fit_transform(Y, missing)
+
+    model = small_model(**params, rho=1e-3 * scale, lam=1.0 * scale)
+    filled = model.fit_transform(Y * scale, missing) / scale
+
+    assert np.isfinite(filled).all()
+    assert np.abs(filled - reference).max() < 0.05
+
+
+def test_float32_rejects_values_beyond_range():
+    Y, missing = smooth_matrix()
+    with pytest.raises(InvalidInputError, match="beyond the float32 maximum"):
+        small_model(dtype=np.float32).fit(Y * 1e40, missing)

@@ -22,7 +22,12 @@ from ._validation import (
     check_weight,
 )
 from .difference import smoothing_penalty
-from .errors import ConvergenceWarning, InvalidParameterError, SingularSystemError
+from .errors import (
+    ConvergenceWarning,
+    InvalidInputError,
+    InvalidParameterError,
+    SingularSystemError,
+)
 from .observed import ObservedLines
 from .solvers import cg_half_step, exact_half_step
 
@@ -97,8 +102,14 @@ def _svd_start(Y, observed, rank, rng):
     runs in float32 with the kernel cut at 3 widths, which halves its cost
     and only has to be good enough to start from.
     """
+    # The float32 cast would turn values above 3.4e38 into inf and values
+    # below 1e-45 into 0, so Y is brought to magnitudes below 1 first and the
+    # factors get the scale back at the end. A power of two keeps both steps
+    # exact.
+    _, exponent = np.frexp(np.abs(Y[observed]).max())
+    exponent = int(exponent)
     sigma = 0.5 / np.sqrt(max(observed.mean(), 1e-6))
-    values = np.where(observed, Y, 0).astype(np.float32)
+    values = np.ldexp(np.where(observed, Y, 0), -exponent).astype(np.float32)
     smoothed = ndimage.gaussian_filter(values, sigma, mode="nearest", truncate=3.0)
     weights = ndimage.gaussian_filter(
         observed.astype(np.float32), sigma, mode="nearest", truncate=3.0
@@ -107,7 +118,9 @@ def _svd_start(Y, observed, rank, rng):
     filled = np.divide(
         smoothed, weights, out=np.full_like(smoothed, mean), where=weights > 1e-6
     )
-    return _truncated_svd_factors(np.where(observed, values, filled), rank, rng)
+    W, X = _truncated_svd_factors(np.where(observed, values, filled), rank, rng)
+    half = exponent // 2
+    return np.ldexp(W, half), np.ldexp(X, exponent - half)
 
 
 def _read_only(*arrays):
@@ -129,6 +142,18 @@ def _call_callback(callback, progress):
         f"callback must return None, True or False, got {result!r}. Return "
         "True to stop fitting."
     )
+
+
+def _check_dtype_range(Y, observed, dtype):
+    """Raise InvalidInputError if observed values overflow the factor dtype."""
+    largest = float(np.abs(Y[observed]).max())
+    limit = float(np.finfo(dtype).max)
+    if largest > limit:
+        raise InvalidInputError(
+            f"Y has observed values up to {largest:g}, beyond the {dtype} "
+            f"maximum {limit:g}. Use dtype=numpy.float64 or scale Y to values "
+            "near 1."
+        )
 
 
 def _check_init(init, rank, shape, dtype):
@@ -344,6 +369,7 @@ class SmoothMF:
 
         # Index the observed entries once, by rows for W and by columns for X.
         observed = ~missing
+        _check_dtype_range(Y, observed, dtype)
         Y0 = np.where(observed, Y, 0).astype(dtype, copy=False)
         rows = ObservedLines(Y0, observed, rank, dtype)
         columns = ObservedLines(Y0.T, observed.T, rank, dtype)
