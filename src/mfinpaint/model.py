@@ -167,10 +167,7 @@ def _check_init(init, rank, shape, dtype):
         ) from None
     W, X = np.asarray(W), np.asarray(X)
     for name, factor in (("W", W), ("X", X)):
-        if not (
-            np.issubdtype(factor.dtype, np.number)
-            and not np.iscomplexobj(factor)
-        ):
+        if not (np.issubdtype(factor.dtype, np.number) and not np.iscomplexobj(factor)):
             raise InvalidParameterError(
                 f"init factor {name} must be a real numeric array, got dtype "
                 f"{factor.dtype}."
