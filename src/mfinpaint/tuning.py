@@ -19,7 +19,13 @@ from scipy import ndimage
 
 from ._validation import check_choice, check_float, check_int, check_matrix_and_mask
 from .errors import ConvergenceWarning, InvalidInputError, InvalidParameterError
-from .model import SmoothMF, _make_generator, _truncated_svd_factors
+from .model import (
+    SmoothMF,
+    _make_generator,
+    _truncated_svd_factors,
+    fill_width,
+    smoothed_fill,
+)
 
 __all__ = [
     "tune",
@@ -93,24 +99,6 @@ class TuningResult:
     heldout: tuple = field(default=None, repr=False)
 
 
-def smoothed_fill(Y, observed, sigma):
-    """Fill unobserved entries with a Gaussian-weighted mean of observed ones.
-
-    This is normalized convolution: ``g * (Y o P) / g * P`` with ``P`` the
-    observed indicator and ``g`` a Gaussian of width ``sigma`` pixels.
-    Observed entries are returned unchanged.
-    """
-    values = ndimage.gaussian_filter(np.where(observed, Y, 0.0), sigma, mode="nearest")
-    weights = ndimage.gaussian_filter(
-        observed.astype(np.float64), sigma, mode="nearest"
-    )
-    mean = float(Y[observed].mean())
-    estimate = np.divide(
-        values, weights, out=np.full_like(values, mean), where=weights > 1e-8
-    )
-    return np.where(observed, Y, estimate)
-
-
 # Matrices with more rows and columns than this start from a randomized SVD.
 EXACT_SVD_LIMIT = 1024
 
@@ -134,14 +122,12 @@ def svd_factors(Y, rank):
 def initial_factors(Y, missing, rank):
     """Return starting factors ``(W, X)`` from the SVD of a smoothed fill of Y.
 
-    The Gaussian width grows as the observed fraction falls, about half the
-    mean spacing of observed entries (1.6 pixels at 10 % observed).
-    Starting here, exact ALS needs a few iterations where random factors
-    need ten or more.
+    The fill width comes from :func:`~mfinpaint.model.fill_width`. Starting
+    here, exact ALS needs a few iterations where random factors need ten or
+    more.
     """
     observed = ~missing
-    sigma = 0.5 / np.sqrt(max(observed.mean(), 1e-6))
-    return svd_factors(smoothed_fill(Y, observed, sigma), rank)
+    return svd_factors(smoothed_fill(Y, observed, fill_width(observed)), rank)
 
 
 def mask_clustering(missing):
