@@ -86,9 +86,23 @@ def _number_list(kind):
     return parse
 
 
+def _add_run_options(command, force_help):
+    """Add --max-pixels, --force and --quiet, which every subcommand takes."""
+    command.add_argument(
+        "--max-pixels",
+        type=_positive_int,
+        default=DEFAULT_MAX_PIXELS,
+        help=f"reject larger images (default {DEFAULT_MAX_PIXELS})",
+    )
+    command.add_argument("--force", action="store_true", help=force_help)
+    command.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
 def add_model_options(parser):
     """Add the SmoothMF options shared by the commands that fit images."""
     group = parser.add_argument_group("model")
+
+    # The model's weights and solver; None leaves the library default.
     group.add_argument(
         "--rank",
         type=_positive_int,
@@ -115,6 +129,8 @@ def add_model_options(parser):
     group.add_argument(
         "--tol", type=float, help="relative objective decrease to stop at"
     )
+
+    # How images are fitted: color handling, tuning and randomness.
     group.add_argument(
         "--color",
         choices=COLOR_MODES,
@@ -204,16 +220,7 @@ def _build_parser():
         choices=(8, 16),
         help="bits per sample of the output (default: the input's)",
     )
-    command.add_argument(
-        "--max-pixels",
-        type=_positive_int,
-        default=DEFAULT_MAX_PIXELS,
-        help=f"reject larger images (default {DEFAULT_MAX_PIXELS})",
-    )
-    command.add_argument(
-        "--force", action="store_true", help="overwrite existing files"
-    )
-    command.add_argument("--quiet", action="store_true", help="no progress bars")
+    _add_run_options(command, force_help="overwrite existing files")
     command.add_argument(
         "--tile",
         type=_positive_int,
@@ -267,18 +274,7 @@ def _build_parser():
         choices=(8, 16),
         help="bits per sample of the outputs (default: each input's)",
     )
-    command.add_argument(
-        "--max-pixels",
-        type=_positive_int,
-        default=DEFAULT_MAX_PIXELS,
-        help=f"reject larger images (default {DEFAULT_MAX_PIXELS})",
-    )
-    command.add_argument(
-        "--force",
-        action="store_true",
-        help="restore again and replace existing outputs",
-    )
-    command.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_run_options(command, force_help="restore again and replace existing outputs")
     _add_cluster_options(command)
     add_model_options(command)
     command.set_defaults(handler=run_batch)
@@ -303,16 +299,7 @@ def _build_parser():
     command.add_argument("--seed", type=_seed, default=1)
     command.add_argument("--max-iter", type=_positive_int, default=100)
     command.add_argument("--solver", choices=("cg", "exact"), default="cg")
-    command.add_argument(
-        "--max-pixels",
-        type=_positive_int,
-        default=DEFAULT_MAX_PIXELS,
-        help=f"reject larger images (default {DEFAULT_MAX_PIXELS})",
-    )
-    command.add_argument(
-        "--force", action="store_true", help="overwrite existing results"
-    )
-    command.add_argument("--quiet", action="store_true", help="no progress bars")
+    _add_run_options(command, force_help="overwrite existing results")
     command.set_defaults(handler=run_experiment_command)
     return parser
 
@@ -439,11 +426,11 @@ def run_inpaint(args):
 
     params = model_params(args)
     if args.auto:
-        given = sorted(
+        fixed_options = sorted(
             name for name in ("rank", "lam", "rho", "order") if name in params
         )
-        if given:
-            options = ", ".join("--" + name for name in given)
+        if fixed_options:
+            options = ", ".join("--" + name for name in fixed_options)
             raise UsageError(
                 f"--auto chooses {options} itself; remove those options or --auto."
             )
