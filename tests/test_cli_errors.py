@@ -593,8 +593,8 @@ def test_output_folder_not_writable(tmp_path, capsys, gray_path, monkeypatch):
     folder.mkdir()
     folder.chmod(0o555)
     if os.geteuid() == 0:
-        # root may write anywhere, so make the permission check answer as it
-        # would for another user.
+        # Root may write anywhere, so make the permission check return what it
+        # returns for another user.
         real_access = mfinpaint.io.os.access
 
         def access(path, mode, **kwargs):

@@ -130,15 +130,15 @@ def test_holdout_follows_block_mask():
         random_state=1,
     )
 
-    held = np.zeros_like(missing)
-    held[result.heldout] = True
+    heldout_mask = np.zeros_like(missing)
+    heldout_mask[result.heldout] = True
     # Whole 16 x 16 pieces of a shifted block are held out, so most held-out
     # pixels have all four neighbours held out or missing.
-    padded = np.pad(held | missing, 1)
+    padded = np.pad(heldout_mask | missing, 1)
     inner = padded[:-2, 1:-1] & padded[2:, 1:-1] & padded[1:-1, :-2] & padded[1:-1, 2:]
-    assert held.sum() == round(0.05 * (~missing).sum())
-    assert not (held & missing).any()
-    assert inner[held].mean() > 0.5
+    assert heldout_mask.sum() == round(0.05 * (~missing).sum())
+    assert not (heldout_mask & missing).any()
+    assert inner[heldout_mask].mean() > 0.5
 
 
 def test_random_holdout_is_scattered():
@@ -154,12 +154,12 @@ def test_random_holdout_is_scattered():
         random_state=1,
     )
 
-    held = np.zeros_like(missing)
-    held[result.heldout] = True
-    padded = np.pad(held | missing, 1)
+    heldout_mask = np.zeros_like(missing)
+    heldout_mask[result.heldout] = True
+    padded = np.pad(heldout_mask | missing, 1)
     inner = padded[:-2, 1:-1] & padded[2:, 1:-1] & padded[1:-1, :-2] & padded[1:-1, 2:]
-    assert held.sum() == round(0.05 * (~missing).sum())
-    assert inner[held].mean() < 0.1
+    assert heldout_mask.sum() == round(0.05 * (~missing).sum())
+    assert inner[heldout_mask].mean() < 0.1
 
 
 def test_tune_rejects_bad_holdout_pattern(camera_case):
@@ -257,9 +257,9 @@ def test_auto_channels_disjoint_masks():
     # Each pixel is missing in exactly one channel, so the channel mean has
     # no observed pixel but every channel has two thirds of its pixels.
     mask = np.zeros(image.shape, dtype=bool)
-    which = np.arange(12 * 15).reshape(12, 15) % 3
+    channel_of_pixel = np.arange(12 * 15).reshape(12, 15) % 3
     for channel in range(3):
-        mask[..., channel] = which == channel
+        mask[..., channel] = channel_of_pixel == channel
 
     restored, info = inpaint(
         image,

@@ -66,7 +66,7 @@ def smoothing_penalty(V, order, segments=None):
 def laplacian_bands(n, order, segments=None):
     """Return the diagonals of ``L`` as an array of shape ``(order + 1, n)``.
 
-    Row ``k`` holds the k-th superdiagonal ``L[t, t + k]`` at position ``t``
+    Row ``k`` contains the k-th superdiagonal ``L[t, t + k]`` at position ``t``
     (zero where ``t + k >= n``). For order 1 the main diagonal is
     ``1, 2, ..., 2, 1``; for order 2 it is ``1, 5, 6, ..., 6, 5, 1``.
     """

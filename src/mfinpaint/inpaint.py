@@ -256,7 +256,7 @@ def inpaint(
         True where a pixel is missing in every channel. A mask of the same
         shape as a color image marks missing values channel by channel.
     channel_axis : int, optional
-        Axis of ``image`` that holds the color channels; None for gray.
+        Axis of ``image`` that contains the color channels; None for gray.
     keep_observed : bool, default=True
         Return the observed pixels unchanged. If False, every pixel comes
         from the low-rank estimate.

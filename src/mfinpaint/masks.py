@@ -72,7 +72,7 @@ def mask_from_image(image):
 
     This is the OpenCV and scikit-image convention: white (or any nonzero
     value) marks the pixels to restore, black marks the pixels to keep. For
-    a color mask a pixel is missing when any color channel is nonzero; an
+    a color mask a pixel is missing when any color channel is nonzero. An
     alpha channel (the 2nd of 2 or the 4th of 4) is ignored. The rule is the
     same at every bit depth, so in a 16-bit mask a value of 1 is missing too.
 

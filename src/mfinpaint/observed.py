@@ -1,6 +1,6 @@
 """Products over the observed entries of a matrix, computed without dense masks.
 
-An image row ``i`` sees the factor columns ``x_j`` of its observed entries
+An image row ``i`` uses the factor columns ``x_j`` of its observed entries
 ``j``. For each such line the solvers need the Gram block
 ``G_i = sum_j x_j x_j.T``, the right-hand side ``b_i = sum_j y_ij x_j`` and
 the residual on the observed entries. :class:`ObservedLines` stores, for every line, the indices

@@ -30,7 +30,7 @@ CG_STEPS = 5
 def band_normal_matrix(G, rho, lam, order, segments=None):
     """Return the normal-equation matrix in LAPACK lower band storage.
 
-    Row ``d`` of the result holds the ``d``-th subdiagonal:
+    Row ``d`` of the result contains the ``d``-th subdiagonal:
     ``band[d, p] = A[p + d, p]`` for unknowns ``p = i * R + a``. The Gram
     blocks ``G`` (n x R x R) fill rows ``0..R-1``, and line ``i`` couples to
     line ``i + k`` through ``lam * L[i, i + k] * I`` in row ``k * R``.
@@ -125,7 +125,7 @@ def _singular_error():
 def _normal_operator(G, V, rho, lam, order, segments):
     """Return ``A(V)``, the left-hand side of the normal equations at ``V``.
 
-    ``G`` holds the Gram blocks of the observed entries, so the data part
+    ``G`` contains the Gram blocks of the observed entries, so the data part
     ``F P_Omega(V.T F).T`` is one batched R x R product per line.
     """
     AV = np.matmul(G, V.T[..., None])[..., 0].T + rho * V
