@@ -2,6 +2,7 @@
 
 import csv
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -26,7 +27,7 @@ from mfinpaint import (
 )
 from mfinpaint.batch import SUMMARY_NAME, _locked_folder, collect_inputs
 from mfinpaint.cli import main
-from mfinpaint.cluster import dask_client
+from mfinpaint.cluster import _drop_released_gathers, dask_client
 from mfinpaint.errors import ClusterError
 from mfinpaint.io import read_image, write_image
 from mfinpaint.tiles import blend_weights, seam_errors, tile_sizes
@@ -371,6 +372,24 @@ def test_batch_ctrl_c_is_one_line(tmp_path):
     assert stderr.splitlines() == ["mfinpaint: interrupted; no partial file was left."]
     assert temporary_files(outdir) == []
     assert not (outdir / SUMMARY_NAME).exists()
+
+
+def _scheduler_record(message, *args):
+    return logging.LogRecord(
+        "distributed.scheduler", logging.ERROR, "scheduler.py", 1, message, args, None
+    )
+
+
+def test_released_gather_error_is_dropped():
+    forgotten = _scheduler_record(
+        "Couldn't gather keys: %s", {"restore_file-1": "forgotten"}
+    )
+    lost = _scheduler_record("Couldn't gather keys: %s", {"restore_file-1": "memory"})
+    other = _scheduler_record("Worker %s failed", "tcp://127.0.0.1:1")
+
+    assert not _drop_released_gathers(forgotten)
+    assert _drop_released_gathers(lost)
+    assert _drop_released_gathers(other)
 
 
 # Batch: options checked before any task starts.

@@ -178,6 +178,30 @@ def _local_cluster(workers):
         )
     except (OSError, RuntimeError) as error:
         raise ClusterError(f"cannot start a local Dask cluster: {error}.") from error
-    with cluster, Client(cluster, set_as_default=False) as client:
-        yield client
+    scheduler_log = logging.getLogger("distributed.scheduler")
+    scheduler_log.addFilter(_drop_released_gathers)
+    try:
+        with cluster, Client(cluster, set_as_default=False) as client:
+            yield client
+    finally:
+        scheduler_log.removeFilter(_drop_released_gathers)
     log.info("stopped the local Dask cluster")
+
+
+def _drop_released_gathers(record):
+    """Drop the scheduler's error for results that the client itself released.
+
+    When Ctrl-C interrupts a wait on a result, the futures are released while
+    the scheduler still gathers their results. The scheduler of a local
+    cluster runs in this process and logs at ERROR that these keys are
+    forgotten. Only an interrupted run releases a future before its result
+    arrives, so no other error is dropped.
+    """
+    if record.msg != "Couldn't gather keys: %s" or not record.args:
+        return True
+    states = record.args[0] if isinstance(record.args, tuple) else record.args
+    return not (
+        isinstance(states, dict)
+        and states
+        and all(state == "forgotten" for state in states.values())
+    )
