@@ -184,9 +184,10 @@ def _auto(**options):
             return_info=True,
         )
         chosen = info["params"]
+        mixed = f" lam1 {chosen['lam1']:.2g}" if chosen["lam1"] else ""
         note = (
             f"rank {chosen['rank']} lam {chosen['lam']:.2g} rho {chosen['rho']:.2g} "
-            f"order {chosen['order']} iter {info['tuning'].iterations}"
+            f"order {chosen['order']}{mixed} iter {info['tuning'].iterations}"
         )
         return restored, note
 
@@ -271,6 +272,8 @@ RANK_METHODS = {"--auto (max rank 64)": _auto(max_rank=64)}
 COLOR_METHODS = {
     f"color={color}": _color_mode(color) for color in ("luma", "channels", "joint")
 }
+# --auto that also tries an added first-order term, on every image and damage.
+MIX_METHODS = {"--auto (with first-order term)": _auto(mix=True)}
 
 
 def score(name, damage, method, image, mask, run):
@@ -319,6 +322,7 @@ def run_all(images, damages, methods, csv_path, kept_rows=()):
                     # observed pixels, so here it would take most of the run.
                     for method in ("--auto (mask-shaped hold-out)", *PUBLISHED_METHODS):
                         chosen.pop(method)
+                chosen.update(MIX_METHODS)
                 if damage == COLOR_DAMAGE:
                     chosen.update(RANK_METHODS)
                 if image.ndim == 3 and damage == COLOR_DAMAGE:
@@ -514,6 +518,8 @@ def render_results(rows, runs):
         lines += _psnr_table(rank_rows, COLOR_DAMAGE, rank_methods) + [""]
         lines += _mean_table(rank_rows, rank_methods) + [""]
 
+    lines += _mix_lines(rows)
+
     color_rows = [row for row in rows if row["method"] in COLOR_METHODS]
     if color_rows:
         lines += [f"### Color modes at {COLOR_DAMAGE} missing, default settings", ""]
@@ -521,6 +527,49 @@ def render_results(rows, runs):
         lines += _mean_table(color_rows, list(COLOR_METHODS)) + [""]
     lines.append(END_MARK)
     return "\n".join(lines)
+
+
+def _mix_lines(rows):
+    """Compare --auto with and without the first-order term, per damage kind."""
+    mixed = next(iter(MIX_METHODS))
+    pairs = {}
+    for row in rows:
+        if row["method"] in ("mfinpaint --auto", mixed):
+            pairs.setdefault((row["damage"], row["image"]), {})[row["method"]] = row
+    pairs = {key: pair for key, pair in pairs.items() if len(pair) == 2}
+    if not pairs:
+        return []
+
+    lines = [
+        "### `--auto` with and without the added first-order term",
+        "",
+        (
+            '`--auto` with `tune_options={"mix": True}` also tries second-order '
+            "smoothing plus `lam1` at 0.1 and 0.3 times `lam`. PSNR in dB and "
+            "seconds, mean over the images. Gain: with minus without. Chosen: "
+            "images where it picked `lam1 > 0`."
+        ),
+        "",
+        "| damage | with | without | gain | largest gain | largest loss "
+        "| chosen | seconds with | seconds without |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for damage in dict.fromkeys(damage for damage, _ in pairs):
+        cases = [pair for (d, _), pair in pairs.items() if d == damage]
+        with_mix = [pair[mixed]["psnr"] for pair in cases]
+        plain = [pair["mfinpaint --auto"]["psnr"] for pair in cases]
+        gains = [a - b for a, b in zip(with_mix, plain)]
+        chosen = sum("lam1" in pair[mixed]["settings"] for pair in cases)
+        seconds = [
+            _mean([pair[method]["seconds"] for pair in cases])
+            for method in (mixed, "mfinpaint --auto")
+        ]
+        lines.append(
+            f"| {damage} | {_mean(with_mix):.2f} | {_mean(plain):.2f} | "
+            f"{_mean(gains):+.2f} | {max(gains):+.2f} | {min(gains):+.2f} | "
+            f"{chosen} of {len(cases)} | {seconds[0]:.2f} | {seconds[1]:.2f} |"
+        )
+    return lines + [""]
 
 
 def write_report(path, rows, runs):
@@ -686,7 +735,7 @@ def main():
         out / "quick" / "quality.csv" if args.quick else out / "quality.csv"
     )
 
-    known = [*METHODS, *RANK_METHODS, *COLOR_METHODS]
+    known = [*METHODS, *MIX_METHODS, *RANK_METHODS, *COLOR_METHODS]
     methods = args.methods or known
     unknown = [m for m in methods if m not in known]
     if unknown:

@@ -43,18 +43,21 @@ def published_cg_update(Y, observed, W, X, rho, lam, order, steps=5):
     def operator(V):
         return X @ ((V.T @ X) * observed).T + rho * V + lam * V @ L
 
-    r = X @ (Y * observed).T - operator(W)
+    return dense_cg_steps(operator, X @ (Y * observed).T, W, steps)
+
+
+def dense_cg_steps(operator, rhs, V, steps=5):
+    """Return ``V`` after ``steps`` plain conjugate-gradient steps on ``operator(V) = rhs``."""
+    r = rhs - operator(V)
     p = r.copy()
-    W = W.copy()
     for _ in range(steps):
         Ap = operator(p)
         alpha = np.sum(r * r) / np.sum(p * Ap)
-        W = W + alpha * p
+        V = V + alpha * p
         r_new = r - alpha * Ap
-        beta = np.sum(r_new * r_new) / np.sum(r * r)
-        p = r_new + beta * p
+        p = r_new + np.sum(r_new * r_new) / np.sum(r * r) * p
         r = r_new
-    return W
+    return V
 
 
 def published_fit(Y, observed, rank, rho, lam, order, iterations, seed):

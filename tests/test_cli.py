@@ -262,6 +262,7 @@ def test_auto_report_has_tuned_values(tmp_path, rgb_path, capsys):
     assert values["rank"] >= 1
     assert values["lam"] > 0
     assert values["rho"] > 0
+    assert values["lam1"] >= 0
     assert values["tuning"]["fits"] >= 6
     assert values["tuning"]["iterations"] >= 1
     assert 0 < values["tuning"]["holdout_rse"] < 1
@@ -270,6 +271,7 @@ def test_auto_report_has_tuned_values(tmp_path, rgb_path, capsys):
     assert f"lam {values['lam']:.4g} " in out
     assert f"rho {values['rho']:.4g} " in out
     assert f"order {values['order']} " in out
+    assert f"lam1 {values['lam1']:.4g} " in out
     assert f"iterations {values['tuning']['iterations']} " in out
 
 

@@ -325,6 +325,8 @@ def test_mask_every_pixel_missing(tmp_path, capsys, gray_path):
         (["--rank", "500"], "rank"),
         (["--lam", "-1"], "lam"),
         (["--lam", "nan"], "lam"),
+        (["--lam1", "-1"], "lam1"),
+        (["--lam1", "inf"], "lam1"),
         (["--rho", "-0.5"], "rho"),
         (["--rho", "inf"], "rho"),
         (["--order", "3"], "--order"),

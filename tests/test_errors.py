@@ -515,6 +515,10 @@ PARAMETER_CASES = [
     ("lam", 1e300),
     ("lam", "10"),
     ("lam", None),
+    ("lam1", -0.5),
+    ("lam1", float("nan")),
+    ("lam1", "0.1"),
+    ("lam1", None),
     ("order", 0),
     ("order", 3),
     ("order", 1.0),
@@ -554,7 +558,9 @@ def test_invalid_parameter_names_it(name, value):
     assert isinstance(caught.value, TypeError)
 
 
-@pytest.mark.parametrize("name, value", [("rank", 0), ("lam", -1.0), ("order", 3)])
+@pytest.mark.parametrize(
+    "name, value", [("rank", 0), ("lam", -1.0), ("order", 3), ("lam1", -1.0)]
+)
 def test_invalid_parameter_through_inpaint(name, value):
     with pytest.raises(InvalidParameterError, match=name):
         inpaint(np.zeros((6, 6)), np.eye(6, dtype=bool), **{name: value})

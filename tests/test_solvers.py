@@ -3,7 +3,13 @@ from contextlib import nullcontext
 
 import numpy as np
 import pytest
-from dense_reference import laplacian, normal_residual, objective, published_fit
+from dense_reference import (
+    dense_cg_steps,
+    laplacian,
+    normal_residual,
+    objective,
+    published_fit,
+)
 
 from mfinpaint import ConvergenceWarning, SmoothMF
 from mfinpaint.difference import apply_laplacian, laplacian_bands
@@ -253,16 +259,7 @@ def test_cg_half_step_segments_match_dense(order, shape, lam):
     def operator(V):
         return X @ ((V.T @ X) * observed).T + 0.1 * V + lam * V @ L
 
-    dense = W.copy()
-    r = X @ (Y * observed).T - operator(dense)
-    p = r.copy()
-    for _ in range(5):
-        Ap = operator(p)
-        alpha = np.sum(r * r) / np.sum(p * Ap)
-        dense = dense + alpha * p
-        r_new = r - alpha * Ap
-        p = r_new + np.sum(r_new * r_new) / np.sum(r * r) * p
-        r = r_new
+    dense = dense_cg_steps(operator, X @ (Y * observed).T, W)
     assert np.linalg.norm(fast - dense) <= 1e-8 * np.linalg.norm(dense)
 
 
@@ -323,3 +320,101 @@ def test_auto_start_per_solver(solver, start):
     assert auto.start == "auto"
     np.testing.assert_array_equal(auto.W_, chosen.W_)
     np.testing.assert_array_equal(auto.X_, chosen.X_)
+
+
+# Second-order smoothing with an added first-order term: P = lam L2 + lam1 L1.
+
+
+def mixed_laplacian(segments, lam, lam1):
+    """Return the dense penalty matrix ``lam L2 + lam1 L1`` of independent segments."""
+    return lam * segmented_laplacian(segments, 2) + lam1 * segmented_laplacian(
+        segments, 1
+    )
+
+
+@pytest.mark.parametrize("segments", [[1], [2], [3], [13], [5, 7], [1, 4, 2, 5]])
+@pytest.mark.parametrize(("lam", "lam1"), [(4.0, 0.5), (0.0, 2.0), (1e-10, 30.0)])
+def test_exact_mixed_penalty_matches_dense(segments, lam, lam1):
+    n_lines = sum(segments)
+    Y, observed, X = random_problem(n_lines, shape=(n_lines, 9), rank=3)
+    lines = ObservedLines(np.where(observed, Y, 0), observed, 3)
+
+    W = exact_half_step(lines, X, 0.2, lam, 2, segments, lam1)
+
+    P = mixed_laplacian(segments, lam, lam1)
+    expected = dense_exact_solution(Y, observed, X, 0.2, 1.0, P)
+    assert np.linalg.norm(W - expected) <= 1e-8 * np.linalg.norm(expected)
+
+
+def test_cg_mixed_penalty_matches_dense():
+    Y, observed, X = random_problem(9, shape=(15, 12), rank=3)
+    rng = np.random.default_rng(3)
+    W = rng.standard_normal((3, 15))
+    segments = [7, 8]
+    P = mixed_laplacian(segments, 3.0, 0.7)
+    lines = ObservedLines(np.where(observed, Y, 0), observed, 3)
+
+    fast = cg_half_step(lines, X, W, 0.1, 3.0, 2, segments, lam1=0.7)
+
+    def operator(V):
+        return X @ ((V.T @ X) * observed).T + 0.1 * V + V @ P
+
+    dense = dense_cg_steps(operator, X @ (Y * observed).T, W)
+    assert np.linalg.norm(fast - dense) <= 1e-8 * np.linalg.norm(dense)
+
+
+def test_mixed_objective_matches_dense():
+    rng = np.random.default_rng(4)
+    Y = rng.random((20, 16))
+    mask = rng.random(Y.shape) < 0.5
+    model = SmoothMF(
+        rank=3, lam=1.5, lam1=0.4, rho=0.2, order=2, max_iter=3, tol=0, random_state=1
+    )
+    with pytest.warns(Warning):
+        model.fit(Y, mask)
+
+    second = objective(Y, ~mask, model.W_, model.X_, 0.2, 1.5, 2)
+    first = objective(Y, ~mask, model.W_, model.X_, 0.0, 0.4, 1)
+    data = objective(Y, ~mask, model.W_, model.X_, 0.0, 0.0, 1)
+    assert model.objective_[-1] == pytest.approx(second + first - data, rel=1e-10)
+
+
+@pytest.mark.parametrize("solver", ["exact", "cg"])
+def test_mixed_objective_never_increases(solver):
+    rng = np.random.default_rng(3)
+    Y = rng.random((30, 25))
+    mask = rng.random(Y.shape) < 0.6
+    model = SmoothMF(
+        rank=5,
+        lam=2.0,
+        lam1=0.5,
+        rho=0.05,
+        order=2,
+        solver=solver,
+        max_iter=30,
+        tol=0,
+        random_state=0,
+    )
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(Y, mask)
+
+    steps = np.diff(model.objective_)
+    assert np.all(steps <= 1e-10 * np.abs(model.objective_[:-1]))
+
+
+def test_lam1_adds_to_lam_at_order_one():
+    rng = np.random.default_rng(8)
+    Y = rng.random((18, 14))
+    mask = rng.random(Y.shape) < 0.5
+    params = {"rank": 3, "rho": 0.1, "order": 1, "max_iter": 3, "tol": 0}
+    params["random_state"] = 0
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        split = SmoothMF(lam=1.0, lam1=2.0, **params).fit(Y, mask)
+        whole = SmoothMF(lam=3.0, **params).fit(Y, mask)
+
+    np.testing.assert_allclose(split.W_, whole.W_, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(split.X_, whole.X_, rtol=1e-10, atol=1e-12)

@@ -60,7 +60,7 @@ def test_tune_holds_out_observed_pixels(camera_case, tuned):
 def test_tune_reports_every_fit(tuned):
     best = min(trial["holdout_rse"] for trial in tuned.trials)
 
-    assert set(tuned.params) == {"rank", "lam", "rho", "order"}
+    assert set(tuned.params) == {"rank", "lam", "rho", "order", "lam1"}
     assert tuned.holdout_rse == best
     assert tuned.params["order"] in (1, 2)
     assert 16 <= tuned.params["rank"] <= 32
@@ -76,6 +76,43 @@ def test_tune_same_seed_same_result(camera_case, tuned):
     assert again.params == tuned.params
     assert again.holdout_rse == tuned.holdout_rse
     np.testing.assert_array_equal(again.heldout[0], tuned.heldout[0])
+
+
+def test_tune_tries_first_order_mix(camera_case):
+    image, mask = camera_case
+
+    result = tune(image, mask, orders=(2,), mix=True, max_rank=16, random_state=0)
+
+    lam = result.trials[0]["lam"]
+    coarse = [t for t in result.trials if t["rank"] == 16 and t["rho"] == 0.01]
+    mixed = [t["lam1"] / t["lam"] for t in coarse if t["lam1"] > 0]
+    best = min(coarse, key=lambda t: t["holdout_rse"])
+    assert lam > 0
+    assert mixed[:2] == pytest.approx([0.1, 0.3])
+    assert result.params["lam1"] == best["lam1"]
+
+
+def test_tune_without_mix_keeps_lam1_zero(camera_case):
+    image, mask = camera_case
+
+    result = tune(image, mask, orders=(2,), max_rank=16, random_state=0)
+
+    assert result.params["lam1"] == 0.0
+    assert all(trial["lam1"] == 0.0 for trial in result.trials)
+
+
+def test_tune_rejects_non_flag_mix(camera_case):
+    image, mask = camera_case
+
+    with pytest.raises(InvalidParameterError, match="mix"):
+        tune(image, mask, mix="yes")
+
+
+def test_inpaint_auto_rejects_fixed_lam1(camera_case):
+    image, mask = camera_case
+
+    with pytest.raises(InvalidParameterError, match="lam1"):
+        inpaint(image, mask, auto=True, lam1=0.5)
 
 
 def test_tune_rejects_bad_holdout(camera_case):
@@ -221,7 +258,7 @@ def test_tune_black_image_scores_absolute_error():
 
     assert np.isfinite(result.holdout_rse)
     assert result.holdout_rse < 1e-6
-    assert set(result.params) == {"rank", "lam", "rho", "order"}
+    assert set(result.params) == {"rank", "lam", "rho", "order", "lam1"}
 
 
 @pytest.mark.parametrize("orders", [3, None])

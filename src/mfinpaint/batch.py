@@ -33,6 +33,7 @@ from .io import (
 from .masks import select_mask
 from .metrics import restoration_scores
 from .model import SmoothMF
+from .tuning import TUNED_PARAMS
 
 try:
     import fcntl
@@ -275,10 +276,10 @@ def _check_batch_params(missing_rate, seed, bit_depth, color, auto, model_params
 
 def check_model_params(model_params, auto=False):
     """Check the SmoothMF keyword arguments of :func:`~mfinpaint.inpaint` early."""
-    tuned = sorted(set(model_params) & {"rank", "lam", "rho", "order"})
+    tuned = sorted(set(model_params) & set(TUNED_PARAMS))
     if auto and tuned:
         raise InvalidParameterError(
-            f"auto=True chooses rank, lam, rho and order itself, but {tuned} were "
+            f"auto=True chooses rank, lam, rho, order and lam1 itself, but {tuned} were "
             "given. Drop them or set auto=False."
         )
     if "verbose" in model_params:

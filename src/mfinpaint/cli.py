@@ -34,6 +34,7 @@ from .masks import select_mask
 from .metrics import restoration_scores
 from .plotting import save_convergence_figure, save_restoration_figure
 from .tiles import DEFAULT_OVERLAP, inpaint_tiled
+from .tuning import TUNED_PARAMS
 
 log = logging.getLogger("mfinpaint")
 
@@ -122,6 +123,12 @@ def add_model_options(parser):
         choices=(1, 2),
         help=f"order of the differences (default {DEFAULT_PARAMS['order']})",
     )
+    group.add_argument(
+        "--lam1",
+        type=float,
+        help="weight of an added first-order smoothing term, for --order 2 "
+        f"(default {DEFAULT_PARAMS['lam1']:g})",
+    )
     group.add_argument("--solver", choices=("exact", "cg"), help="half-step solver")
     group.add_argument(
         "--max-iter", type=_positive_int, help="maximum outer iterations"
@@ -142,7 +149,7 @@ def add_model_options(parser):
     group.add_argument(
         "--auto",
         action="store_true",
-        help="choose rank, λ, ρ and order by the error on 8%% of the observed "
+        help="choose rank, λ, ρ, order and λ₁ by the error on 8%% of the observed "
         "pixels held out, then fit all of them",
     )
     group.add_argument(
@@ -152,7 +159,7 @@ def add_model_options(parser):
 
 def model_params(args):
     """Return the SmoothMF keyword arguments given on the command line."""
-    names = ("rank", "lam", "rho", "order", "solver", "max_iter", "tol")
+    names = ("rank", "lam", "rho", "order", "lam1", "solver", "max_iter", "tol")
     params = {
         name: getattr(args, name) for name in names if getattr(args, name) is not None
     }
@@ -426,9 +433,7 @@ def run_inpaint(args):
 
     params = model_params(args)
     if args.auto:
-        fixed_options = sorted(
-            name for name in ("rank", "lam", "rho", "order") if name in params
-        )
+        fixed_options = sorted(name for name in TUNED_PARAMS if name in params)
         if fixed_options:
             options = ", ".join("--" + name for name in fixed_options)
             raise UsageError(
@@ -475,6 +480,7 @@ def run_inpaint(args):
         "lam": params.get("lam"),
         "rho": params.get("rho"),
         "order": params.get("order"),
+        "lam1": params.get("lam1"),
         "solver": params.get("solver"),
         "color": args.color,
         "auto": args.auto,
@@ -507,7 +513,8 @@ def run_inpaint(args):
         chosen = tuning.params
         print(
             f"auto: rank {chosen['rank']}  lam {chosen['lam']:.4g}  rho {chosen['rho']:.4g}  "
-            f"order {chosen['order']}  tuned iterations {tuning.iterations} "
+            f"order {chosen['order']}  lam1 {chosen['lam1']:.4g}  "
+            f"tuned iterations {tuning.iterations} "
             f"(held-out RSE {tuning.holdout_rse:.4f}, "
             f"{len(tuning.trials)} fits in {tuning.seconds:.2f} s)"
         )
@@ -521,7 +528,7 @@ def run_inpaint(args):
 def _format_tile_choices(tile_params):
     """Return the line that sums up the settings each tile chose with --auto."""
     ranges = []
-    for name in ("rank", "lam", "rho", "order"):
+    for name in TUNED_PARAMS:
         values = sorted({params[name] for params in tile_params})
         text = f"{values[0]:.4g}"
         if len(values) > 1:

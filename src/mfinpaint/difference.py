@@ -3,12 +3,23 @@
 ``Psi`` is the finite difference of order 1 (rows ``-1, 1``) or order 2 (rows
 ``1, -2, 1``) and ``L = Psi.T @ Psi`` is its Laplacian-like penalty matrix. A
 factor may be split into segments, for example one per color channel, and then
-no difference crosses a segment border. Nothing here builds a dense matrix.
+no difference crosses a segment border. A penalty may also be a weighted sum
+of both orders, given as ``((order, weight), ...)`` terms. Nothing here builds
+a dense matrix.
 """
 
 import numpy as np
 
-__all__ = ["difference", "apply_laplacian", "laplacian_bands", "smoothing_penalty"]
+__all__ = [
+    "difference",
+    "apply_laplacian",
+    "laplacian_bands",
+    "smoothing_penalty",
+    "penalty_terms",
+    "penalty_bands",
+    "apply_penalty",
+    "penalty_value",
+]
 
 
 def _check_order(order):
@@ -84,3 +95,41 @@ def laplacian_bands(n, order, segments=None):
                 start = s.start + a
                 bands[k, start : start + length - order] += stencil[a] * stencil[a + k]
     return bands
+
+
+def penalty_terms(lam, order, lam1=0.0):
+    """Return the smoothing penalty as ``((order, weight), ...)`` with no zero weight.
+
+    The penalty matrix is ``lam * L_order + lam1 * L_1``: ``lam1`` adds
+    first-order smoothing to a second-order penalty, which keeps the factors
+    flat as well as straight.
+    """
+    terms = [(order, lam), (1, lam1)]
+    return tuple((k, float(w)) for k, w in terms if w != 0)
+
+
+def penalty_bands(n, terms, segments=None):
+    """Return the diagonals of ``sum(weight * L_order)`` over ``terms``.
+
+    The shape is ``(max_order + 1, n)``, laid out as in :func:`laplacian_bands`.
+    """
+    width = max((order for order, _ in terms), default=0)
+    bands = np.zeros((width + 1, n))
+    for order, weight in terms:
+        bands[: order + 1] += weight * laplacian_bands(n, order, segments)
+    return bands
+
+
+def apply_penalty(V, terms, segments=None):
+    """Return ``V @ sum(weight * L_order)`` over ``terms``, along the last axis."""
+    out = np.zeros_like(V)
+    for order, weight in terms:
+        out += weight * apply_laplacian(V, order, segments)
+    return out
+
+
+def penalty_value(V, terms, segments=None):
+    """Return ``sum(weight * ||Psi_order V.T||_F**2)`` over ``terms``."""
+    return sum(
+        weight * smoothing_penalty(V, order, segments) for order, weight in terms
+    )

@@ -16,7 +16,7 @@ from ._validation import (
 from .colorspace import rgb_to_ycbcr, ycbcr_to_rgb
 from .errors import ConvergenceWarning, InvalidInputError, InvalidParameterError
 from .model import SmoothMF
-from .tuning import initial_factors, tune
+from .tuning import TUNED_PARAMS, initial_factors, tune
 
 __all__ = ["inpaint", "image_to_float", "DEFAULT_PARAMS", "COLOR_MODES"]
 
@@ -29,6 +29,7 @@ DEFAULT_PARAMS = {
     "rho": 0.01,
     "lam": 3.0,
     "order": 2,
+    "lam1": 0.0,
     "max_iter": 8,
     "tol": 1e-4,
 }
@@ -181,6 +182,7 @@ TUNE_OPTIONS = (
     "holdout",
     "holdout_pattern",
     "orders",
+    "mix",
     "start_rank",
     "max_rank",
     "max_iter",
@@ -270,11 +272,11 @@ def inpaint(
         across a channel border. ``"channels"`` scored best of the three in
         docs/quality.md, ``"luma"`` is the fastest.
     auto : bool, default=False
-        Choose ``rank``, ``lam``, ``rho`` and ``order`` with
+        Choose ``rank``, ``lam``, ``rho``, ``order`` and ``lam1`` with
         :func:`~mfinpaint.tuning.tune` (held-out error on 8 % of the
         observed pixels), then fit every pixel with the chosen values for
         the number of iterations tuning found best (``max_iter`` overrides
-        it). Do not pass those four parameters with it.
+        it). Do not pass those five parameters with it.
     tune_options : dict, optional
         Keyword arguments for :func:`~mfinpaint.tuning.tune` with ``auto``,
         such as ``max_rank`` or ``holdout_pattern``.
@@ -286,7 +288,8 @@ def inpaint(
         :class:`~mfinpaint.tuning.TuningResult`, or None without ``auto``).
     **model_params
         Passed to :class:`~mfinpaint.SmoothMF` (``rank``, ``rho``, ``lam``,
-        ``order``, ``solver``, ``max_iter``, ``tol``, ``random_state``...).
+        ``order``, ``lam1``, ``solver``, ``max_iter``, ``tol``,
+        ``random_state``...).
         Defaults are in ``DEFAULT_PARAMS``.
 
     Returns
@@ -313,10 +316,10 @@ def inpaint(
         ("return_info", return_info),
     ]:
         check_flag(name, flag)
-    tuned_names = sorted(set(model_params) & {"rank", "lam", "rho", "order"})
+    tuned_names = sorted(set(model_params) & set(TUNED_PARAMS))
     if auto and tuned_names:
         raise InvalidParameterError(
-            f"auto=True chooses rank, lam, rho and order itself, but {tuned_names} "
+            f"auto=True chooses rank, lam, rho, order and lam1 itself, but {tuned_names} "
             "were given. Drop them or set auto=False."
         )
     _check_tune_options(tune_options)
@@ -354,7 +357,7 @@ def inpaint(
         "iterations": sum(model.n_iter_ for model in models),
         "seconds": time.perf_counter() - start,
         "models": models,
-        "params": {name: params.get(name) for name in ("rank", "lam", "rho", "order")},
+        "params": {name: params.get(name) for name in TUNED_PARAMS},
         "tuning": tuned,
     }
     return restored, info

@@ -21,7 +21,7 @@ from ._validation import (
     check_solvable,
     check_weight,
 )
-from .difference import smoothing_penalty
+from .difference import penalty_terms, penalty_value
 from .errors import (
     ConvergenceWarning,
     InvalidInputError,
@@ -224,6 +224,8 @@ class SmoothMF:
     where ``Omega`` is the set of observed entries and ``Psi`` takes finite
     differences of the given order, so neighbouring rows of ``Y`` get similar
     columns of ``W`` and neighbouring columns get similar columns of ``X``.
+    With ``lam1 > 0`` a first-order term of that weight is added to the
+    smoothing term, so a second-order model can also keep factors flat.
     Fitting alternates between exact or conjugate-gradient solves for ``W``
     and for ``X``.
 
@@ -237,6 +239,10 @@ class SmoothMF:
         Smoothing weight. Near 0 gives plain regularized factorization.
     order : {1, 2}, default=1
         Order of the finite differences in the smoothing term.
+    lam1 : float, default=0.0
+        Weight of an added first-order smoothing term. With ``order=2`` the
+        smoothing term becomes ``lam ||Psi_2 V||^2 + lam1 ||Psi_1 V||^2``;
+        with ``order=1`` it adds to ``lam``.
     solver : {"exact", "cg"}, default="exact"
         ``"exact"`` solves each half-step's normal equations with a banded
         Cholesky factorization and stops on ``tol``. ``"cg"`` is the
@@ -293,6 +299,7 @@ class SmoothMF:
         rho=0.1,
         lam=10.0,
         order=1,
+        lam1=0.0,
         solver="exact",
         max_iter=100,
         tol=1e-5,
@@ -305,6 +312,7 @@ class SmoothMF:
         self.rho = rho
         self.lam = lam
         self.order = order
+        self.lam1 = lam1
         self.solver = solver
         self.max_iter = max_iter
         self.tol = tol
@@ -319,7 +327,7 @@ class SmoothMF:
         ``deep`` is accepted for scikit-learn compatibility. SmoothMF has no
         nested estimators, so it changes nothing.
         """
-        names = ("rank", "rho", "lam", "order", "solver", "max_iter", "tol")
+        names = ("rank", "rho", "lam", "order", "lam1", "solver", "max_iter", "tol")
         names += ("start", "random_state", "dtype", "verbose")
         return {name: getattr(self, name) for name in names}
 
@@ -340,6 +348,7 @@ class SmoothMF:
         check_weight("rho", self.rho)
         check_weight("lam", self.lam)
         check_choice("order", self.order, (1, 2))
+        check_weight("lam1", self.lam1)
         check_choice("solver", self.solver, ("exact", "cg"))
         check_int("max_iter", self.max_iter, 1)
         check_float("tol", self.tol)
@@ -384,8 +393,9 @@ class SmoothMF:
         self._check_params(Y.shape)
         dtype = np.dtype(self.dtype)
         rank, order = int(self.rank), int(self.order)
-        rho, lam = float(self.rho), float(self.lam)
-        check_solvable(missing, rank, rho, lam)
+        rho, lam, lam1 = float(self.rho), float(self.lam), float(self.lam1)
+        check_solvable(missing, rank, rho, lam + lam1)
+        terms = penalty_terms(lam, order, lam1)
         check_callback(callback)
         column_segments = check_segments(column_segments, Y.shape[1])
 
@@ -418,10 +428,8 @@ class SmoothMF:
         def objective(W, X):
             data = 0.5 * columns.residual_sum_of_squares(W, X)
             ridge = 0.5 * rho * (float(np.vdot(W, W)) + float(np.vdot(X, X)))
-            smooth = smoothing_penalty(W, order) + smoothing_penalty(
-                X, order, column_segments
-            )
-            return data + ridge + 0.5 * lam * smooth
+            smooth = penalty_value(W, terms) + penalty_value(X, terms, column_segments)
+            return data + ridge + 0.5 * smooth
 
         objectives = []
         converged = False
@@ -436,11 +444,15 @@ class SmoothMF:
         with progress:
             for iteration in range(1, self.max_iter + 1):
                 if self.solver == "exact":
-                    W = exact_half_step(rows, X, rho, lam, order)
-                    X = exact_half_step(columns, W, rho, lam, order, column_segments)
+                    W = exact_half_step(rows, X, rho, lam, order, None, lam1)
+                    X = exact_half_step(
+                        columns, W, rho, lam, order, column_segments, lam1
+                    )
                 else:
-                    W = cg_half_step(rows, X, W, rho, lam, order)
-                    X = cg_half_step(columns, W, X, rho, lam, order, column_segments)
+                    W = cg_half_step(rows, X, W, rho, lam, order, lam1=lam1)
+                    X = cg_half_step(
+                        columns, W, X, rho, lam, order, column_segments, lam1=lam1
+                    )
 
                 value = objective(W, X)
                 if not (

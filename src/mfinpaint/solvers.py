@@ -3,13 +3,14 @@
 With the other factor ``F`` fixed, the factor ``V`` (rank x n) of one side
 solves the normal equations
 
-    (G_i + rho I) v_i + lam sum_k L[i, k] v_k = b_i,    i = 1..n,
+    (G_i + rho I) v_i + sum_k P[i, k] v_k = b_i,    i = 1..n,
 
 where ``G_i`` and ``b_i`` come from the observed entries of line ``i``
 (:class:`~mfinpaint.observed.ObservedLines`) and ``L`` is the smoothing
-penalty matrix (:mod:`~mfinpaint.difference`). Stacked line by line, with
-unknown ``i * R + a`` for component ``a`` of ``v_i``, this is one symmetric
-positive definite band matrix of half-bandwidth ``order * R``.
+penalty matrix ``P = lam L_order + lam1 L_1`` (:mod:`~mfinpaint.difference`).
+Stacked line by line, with unknown ``i * R + a`` for component ``a`` of
+``v_i``, this is one symmetric positive definite band matrix of
+half-bandwidth ``order * R``.
 
 The work runs in NumPy and SciPy BLAS and LAPACK calls, so its threads follow
 ``threadpoolctl`` and the usual variables such as ``OMP_NUM_THREADS``.
@@ -18,7 +19,7 @@ The work runs in NumPy and SciPy BLAS and LAPACK calls, so its threads follow
 import numpy as np
 from scipy.linalg import lapack
 
-from .difference import apply_laplacian, laplacian_bands
+from .difference import apply_penalty, penalty_bands, penalty_terms
 from .errors import SingularSystemError
 
 __all__ = ["exact_half_step", "cg_half_step", "band_normal_matrix", "CG_STEPS"]
@@ -27,16 +28,18 @@ __all__ = ["exact_half_step", "cg_half_step", "band_normal_matrix", "CG_STEPS"]
 CG_STEPS = 5
 
 
-def band_normal_matrix(G, rho, lam, order, segments=None):
+def band_normal_matrix(G, rho, lam, order, segments=None, lam1=0.0):
     """Return the normal-equation matrix in LAPACK lower band storage.
 
     Row ``d`` of the result contains the ``d``-th subdiagonal:
     ``band[d, p] = A[p + d, p]`` for unknowns ``p = i * R + a``. The Gram
     blocks ``G`` (n x R x R) fill rows ``0..R-1``, and line ``i`` couples to
-    line ``i + k`` through ``lam * L[i, i + k] * I`` in row ``k * R``.
+    line ``i + k`` through ``P[i, i + k] * I`` in row ``k * R``, where
+    ``P = lam L_order + lam1 L_1``.
     """
     n, rank, _ = G.shape
-    width = order * rank + 1
+    penalty = penalty_bands(n, penalty_terms(lam, order, lam1), segments)
+    width = (len(penalty) - 1) * rank + 1
 
     # LAPACK reads the band column by column, so it is built in Fortran order.
     # Column i * R + b starts with G[i, b:, b], which equals the contiguous row
@@ -46,10 +49,9 @@ def band_normal_matrix(G, rho, lam, order, segments=None):
     for b in range(rank):
         columns[:, b, : rank - b] = G[:, b, b:]
 
-    laplacian = lam * laplacian_bands(n, order, segments)
-    band[0] += np.repeat(rho + laplacian[0], rank).astype(G.dtype)
-    for k in range(1, order + 1):
-        band[k * rank] += np.repeat(laplacian[k], rank).astype(G.dtype)
+    band[0] += np.repeat(rho + penalty[0], rank).astype(G.dtype)
+    for k in range(1, len(penalty)):
+        band[k * rank] += np.repeat(penalty[k], rank).astype(G.dtype)
     return band
 
 
@@ -65,7 +67,7 @@ def _solve_band(band, B):
     return x.reshape(B.shape)
 
 
-def exact_half_step(lines, F, rho, lam, order, segments=None):
+def exact_half_step(lines, F, rho, lam, order, segments=None, lam1=0.0):
     """Solve the normal equations for one factor exactly.
 
     The band matrix is factored by LAPACK's banded Cholesky in
@@ -84,6 +86,8 @@ def exact_half_step(lines, F, rho, lam, order, segments=None):
         Order of the difference operator.
     segments : sequence of int, optional
         Lengths of the runs of lines that are smoothed independently.
+    lam1 : float, default=0.0
+        Weight of an added first-order smoothing term.
 
     Returns
     -------
@@ -96,7 +100,7 @@ def exact_half_step(lines, F, rho, lam, order, segments=None):
             "the normal equations hold NaN or infinite values: Y is badly "
             "scaled or the factors diverged. Scale Y to values near 1."
         )
-    if lam == 0:
+    if lam == 0 and lam1 == 0:
         # Without smoothing the system splits into independent R x R blocks.
         G += rho * np.eye(rank, dtype=G.dtype)
         try:
@@ -104,7 +108,8 @@ def exact_half_step(lines, F, rho, lam, order, segments=None):
         except np.linalg.LinAlgError as error:
             raise _singular_error() from error
     else:
-        V = _solve_band(band_normal_matrix(G, rho, lam, order, segments), B).T
+        band = band_normal_matrix(G, rho, lam, order, segments, lam1)
+        V = _solve_band(band, B).T
 
     if not np.isfinite(V).all():
         raise _singular_error()
@@ -122,19 +127,21 @@ def _singular_error():
     )
 
 
-def _normal_operator(G, V, rho, lam, order, segments):
+def _normal_operator(G, V, rho, terms, segments):
     """Return ``A(V)``, the left-hand side of the normal equations at ``V``.
 
     ``G`` contains the Gram blocks of the observed entries, so the data part
     ``F P_Omega(V.T F).T`` is one batched R x R product per line.
     """
     AV = np.matmul(G, V.T[..., None])[..., 0].T + rho * V
-    if lam != 0:
-        AV += lam * apply_laplacian(V, order, segments)
+    if terms:
+        AV += apply_penalty(V, terms, segments)
     return AV
 
 
-def cg_half_step(lines, F, V, rho, lam, order, segments=None, steps=CG_STEPS):
+def cg_half_step(
+    lines, F, V, rho, lam, order, segments=None, steps=CG_STEPS, *, lam1=0.0
+):
     """Take ``steps`` plain conjugate-gradient steps from ``V``.
 
     This is the published update: no preconditioner and no stopping test,
@@ -143,15 +150,16 @@ def cg_half_step(lines, F, V, rho, lam, order, segments=None, steps=CG_STEPS):
     masked products they replace. Returns the updated factor.
     """
     G, B = lines.gram(F)
+    terms = penalty_terms(lam, order, lam1)
     V = V.copy()
-    r = B.T - _normal_operator(G, V, rho, lam, order, segments)
+    r = B.T - _normal_operator(G, V, rho, terms, segments)
     p = r.copy()
     rr = float(np.vdot(r, r))
     for _ in range(steps):
         if rr == 0.0:
             break
 
-        Ap = _normal_operator(G, p, rho, lam, order, segments)
+        Ap = _normal_operator(G, p, rho, terms, segments)
         curvature = float(np.vdot(p, Ap))
         if curvature <= 0.0:
             # p is in the null space of A, or p.T A p underflowed because the

@@ -20,6 +20,7 @@ from .batch import check_model_params
 from .cluster import dask_client
 from .errors import InvalidInputError, InvalidParameterError
 from .inpaint import COLOR_MODES, channels_last, inpaint
+from .tuning import TUNED_PARAMS
 
 __all__ = ["inpaint_tiled", "tile_sizes", "blend_weights", "seam_errors"]
 
@@ -360,7 +361,7 @@ def _warn_once(results):
 
 def _tiles_info(results):
     fitted = [result["params"] for result in results if result["params"] is not None]
-    names = ("rank", "lam", "rho", "order")
+    names = TUNED_PARAMS
     params = {
         name: fitted[0][name]
         if fitted and all(p[name] == fitted[0][name] for p in fitted)
