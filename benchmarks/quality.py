@@ -554,8 +554,9 @@ def _mix_lines(rows):
         "| chosen | seconds with | seconds without |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
-    for damage in dict.fromkeys(damage for damage, _ in pairs):
-        cases = [pair for (d, _), pair in pairs.items() if d == damage]
+    damages = list(dict.fromkeys(damage for damage, _ in pairs))
+    for damage in [*damages, "all"]:
+        cases = [pair for (d, _), pair in pairs.items() if damage in (d, "all")]
         with_mix = [pair[mixed]["psnr"] for pair in cases]
         plain = [pair["mfinpaint --auto"]["psnr"] for pair in cases]
         gains = [a - b for a, b in zip(with_mix, plain)]

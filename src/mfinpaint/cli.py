@@ -149,7 +149,7 @@ def add_model_options(parser):
     group.add_argument(
         "--auto",
         action="store_true",
-        help="choose rank, λ, ρ, order and λ₁ by the error on 8%% of the observed "
+        help="choose rank, λ, ρ and order by the error on 8%% of the observed "
         "pixels held out, then fit all of them",
     )
     group.add_argument(

@@ -272,14 +272,15 @@ def inpaint(
         across a channel border. ``"channels"`` scored best of the three in
         docs/quality.md, ``"luma"`` is the fastest.
     auto : bool, default=False
-        Choose ``rank``, ``lam``, ``rho``, ``order`` and ``lam1`` with
+        Choose ``rank``, ``lam``, ``rho`` and ``order`` with
         :func:`~mfinpaint.tuning.tune` (held-out error on 8 % of the
         observed pixels), then fit every pixel with the chosen values for
         the number of iterations tuning found best (``max_iter`` overrides
-        it). Do not pass those five parameters with it.
+        it). ``lam1`` stays 0 unless ``tune_options`` has ``"mix": True``.
+        Do not pass those five parameters with it.
     tune_options : dict, optional
         Keyword arguments for :func:`~mfinpaint.tuning.tune` with ``auto``,
-        such as ``max_rank`` or ``holdout_pattern``.
+        such as ``max_rank``, ``holdout_pattern`` or ``mix``.
     verbose : bool, default=False
         Show a progress bar per fit on stderr.
     return_info : bool, default=False
