@@ -565,6 +565,21 @@ def test_batch_bad_scheduler_is_one_line(address, message, tmp_path, capsys, no_
     assert status == 2
     assert len(err) == 1
     assert message in err[0]
+    assert not (tmp_path / "out").exists()
+
+
+def test_batch_failure_keeps_existing_outdir(tmp_path, capsys, no_client):
+    inputs = write_photos(tmp_path / "in", 1)
+    outdir = tmp_path / "out"
+    outdir.mkdir()
+
+    status = main(
+        ["batch", str(inputs[0]), "-o", str(outdir), "--missing-rate", "0.5"]
+        + ["--scheduler", "tcp://127.0.0.1:1"]
+    )
+
+    assert status == 2
+    assert outdir.is_dir()
 
 
 # Tiles.

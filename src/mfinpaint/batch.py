@@ -239,13 +239,24 @@ def inpaint_batch(
     ]
     _check_output_names(jobs, masks.values())
 
+    created = not outdir.exists()
     outdir.mkdir(parents=True, exist_ok=True)
-    with _locked_folder(outdir):
-        _remove_temporary_files(
-            outdir, [job.output.name for job in jobs] + [SUMMARY_NAME]
-        )
-        rows = _run_jobs(jobs, mask_dir, force, client, scheduler, workers, progress)
-        _write_summary(outdir / SUMMARY_NAME, rows)
+    try:
+        with _locked_folder(outdir):
+            _remove_temporary_files(
+                outdir, [job.output.name for job in jobs] + [SUMMARY_NAME]
+            )
+            rows = _run_jobs(
+                jobs, mask_dir, force, client, scheduler, workers, progress
+            )
+            _write_summary(outdir / SUMMARY_NAME, rows)
+    except BaseException:
+        # A run that fails or is interrupted before writing anything does not
+        # leave behind an empty output folder that it created.
+        if created:
+            with contextlib.suppress(OSError):
+                outdir.rmdir()
+        raise
     return rows
 
 
