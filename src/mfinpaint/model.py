@@ -69,8 +69,10 @@ def _make_generator(random_state):
 def _non_finite_error(solver, iteration):
     return SingularSystemError(
         f"the factors became NaN or infinite in iteration {iteration} of the "
-        f"{solver!r} solver: the normal equations are singular or Y is badly "
-        "scaled. Use rho > 0 or lam > 0, or scale Y to values near 1."
+        f"{solver!r} solver: the normal equations are singular, Y is badly "
+        "scaled, or lam or lam1 is too large for the dtype. Use rho > 0 or "
+        "lam > 0, dtype float64 instead of float32, smaller lam and lam1, or "
+        "scale Y to values near 1."
     )
 
 
