@@ -157,6 +157,18 @@ def add_model_options(parser):
     )
 
 
+def _check_auto_options(args, params):
+    """Raise UsageError if --auto is given with an option that it tunes."""
+    if not args.auto:
+        return
+    fixed_options = sorted(name for name in TUNED_PARAMS if name in params)
+    if fixed_options:
+        options = ", ".join("--" + name for name in fixed_options)
+        raise UsageError(
+            f"--auto chooses {options} itself; remove those options or --auto."
+        )
+
+
 def model_params(args):
     """Return the SmoothMF keyword arguments given on the command line."""
     names = ("rank", "lam", "rho", "order", "lam1", "solver", "max_iter", "tol")
@@ -432,13 +444,7 @@ def run_inpaint(args):
         reference = _read_reference(args.reference, color.shape, args.max_pixels)
 
     params = model_params(args)
-    if args.auto:
-        fixed_options = sorted(name for name in TUNED_PARAMS if name in params)
-        if fixed_options:
-            options = ", ".join("--" + name for name in fixed_options)
-            raise UsageError(
-                f"--auto chooses {options} itself; remove those options or --auto."
-            )
+    _check_auto_options(args, params)
     channel_axis = -1 if color.ndim == 3 else None
     restored, info = _restore_function(args)(
         color,
@@ -570,6 +576,7 @@ def _restore_function(args):
 def run_batch(args):
     """Restore the files of ``args.inputs`` into ``args.outdir`` and print a summary."""
     params = model_params(args)
+    _check_auto_options(args, params)
     params.pop("random_state")
     rows = inpaint_batch(
         args.inputs,
