@@ -149,8 +149,9 @@ def add_model_options(parser):
     group.add_argument(
         "--auto",
         action="store_true",
-        help="choose rank, λ, ρ, order and λ₁ by the error on 8%% of the observed "
-        "pixels held out, then fit all of them",
+        help="choose rank, λ, ρ and order by the error on 8%% of the observed "
+        "pixels held out, then fit all of them. It keeps λ₁ at 0, so --lam1 "
+        "cannot be given with it",
     )
     group.add_argument(
         "--seed", type=_seed, default=1, help="seed of the mask and the start"
