@@ -298,6 +298,18 @@ def test_auto_with_rank_is_usage_error(tmp_path, rgb_path, capsys):
     assert not output.exists()
 
 
+def test_auto_help_keeps_lam1_at_zero(capsys):
+    # The command line has no way to turn on tune(mix=True), so --auto
+    # always sets lam1 to 0 and its help must not promise to tune it.
+    with pytest.raises(SystemExit) as caught:
+        main(["inpaint", "--help"])
+
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert caught.value.code == 0
+    assert "keeps λ₁ at 0" in help_text
+    assert "order and λ₁ by" not in help_text
+
+
 def test_auto_black_image_rse_is_null(tmp_path, capsys):
     source = tmp_path / "black.png"
     write_image(source, np.zeros((20, 24), dtype=np.uint8))

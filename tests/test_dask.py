@@ -481,6 +481,33 @@ def test_batch_command_usage_errors(tmp_path, capsys):
     assert "not allowed with argument" in err[1]
 
 
+def test_batch_auto_with_lam1_is_usage_error(tmp_path, capsys, no_client):
+    inputs = write_photos(tmp_path / "in", 1)
+    outdir = tmp_path / "out"
+
+    status = main(
+        [
+            "batch",
+            str(inputs[0]),
+            "-o",
+            str(outdir),
+            "--missing-rate",
+            "0.5",
+            "--auto",
+            "--lam1",
+            "0.3",
+            "--quiet",
+        ]
+    )
+
+    err = capsys.readouterr().err.strip().splitlines()
+    assert status == 2
+    assert len(err) == 1
+    assert "--auto chooses --lam1" in err[0]
+    assert "auto=True" not in err[0]
+    assert not outdir.exists()
+
+
 def test_dask_client_rejects_two_places(client):
     with pytest.raises(InvalidParameterError, match="at most one"):
         with dask_client(client=client, workers=2):

@@ -747,6 +747,23 @@ def test_zero_data_cg_gives_zeros(rho):
     assert np.abs(filled).max() < 1e-3
 
 
+@pytest.mark.parametrize(("solver", "lam1"), [("exact", 1e8), ("cg", 1e15)])
+def test_float32_large_lam1_error_names_lam1(solver, lam1):
+    # float32 loses the data terms next to a first-order weight this large,
+    # while lam = 3 is harmless, so the advice must point at lam1 too.
+    Y, mask = random_matrix()
+    model = SmoothMF(
+        rank=2, lam=3.0, lam1=lam1, order=2, solver=solver, dtype=np.float32
+    )
+
+    with pytest.raises(SingularSystemError) as caught:
+        model.fit(Y, mask)
+
+    message = str(caught.value)
+    assert "lam1" in message
+    assert "float64" in message
+
+
 def test_overflowing_values_raise_singular():
     Y = np.full((6, 5), 1e200)
     model = SmoothMF(rank=2, max_iter=5, random_state=0)

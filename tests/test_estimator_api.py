@@ -153,3 +153,15 @@ def test_float32_rejects_values_beyond_range():
     Y, missing = smooth_matrix()
     with pytest.raises(InvalidInputError, match="beyond the float32 maximum"):
         small_model(dtype=np.float32).fit(Y * 1e40, missing)
+
+
+def test_positional_parameters_keep_their_order():
+    model = SmoothMF(5, 0.2, 3.0, 2, "cg", 7)
+
+    assert model.rank == 5
+    assert model.rho == 0.2
+    assert model.lam == 3.0
+    assert model.order == 2
+    assert model.solver == "cg"
+    assert model.max_iter == 7
+    assert model.lam1 == 0.0

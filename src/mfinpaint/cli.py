@@ -150,11 +150,24 @@ def add_model_options(parser):
         "--auto",
         action="store_true",
         help="choose rank, λ, ρ and order by the error on 8%% of the observed "
-        "pixels held out, then fit all of them",
+        "pixels held out, then fit all of them. It keeps λ₁ at 0, so --lam1 "
+        "cannot be given with it",
     )
     group.add_argument(
         "--seed", type=_seed, default=1, help="seed of the mask and the start"
     )
+
+
+def _check_auto_options(args, params):
+    """Raise UsageError if --auto is given with an option that it tunes."""
+    if not args.auto:
+        return
+    fixed_options = sorted(name for name in TUNED_PARAMS if name in params)
+    if fixed_options:
+        options = ", ".join("--" + name for name in fixed_options)
+        raise UsageError(
+            f"--auto chooses {options} itself; remove those options or --auto."
+        )
 
 
 def model_params(args):
@@ -432,13 +445,7 @@ def run_inpaint(args):
         reference = _read_reference(args.reference, color.shape, args.max_pixels)
 
     params = model_params(args)
-    if args.auto:
-        fixed_options = sorted(name for name in TUNED_PARAMS if name in params)
-        if fixed_options:
-            options = ", ".join("--" + name for name in fixed_options)
-            raise UsageError(
-                f"--auto chooses {options} itself; remove those options or --auto."
-            )
+    _check_auto_options(args, params)
     channel_axis = -1 if color.ndim == 3 else None
     restored, info = _restore_function(args)(
         color,
@@ -570,6 +577,7 @@ def _restore_function(args):
 def run_batch(args):
     """Restore the files of ``args.inputs`` into ``args.outdir`` and print a summary."""
     params = model_params(args)
+    _check_auto_options(args, params)
     params.pop("random_state")
     rows = inpaint_batch(
         args.inputs,

@@ -276,8 +276,8 @@ def inpaint(
         :func:`~mfinpaint.tuning.tune` (held-out error on 8 % of the
         observed pixels), then fit every pixel with the chosen values for
         the number of iterations tuning found best (``max_iter`` overrides
-        it). ``lam1`` stays 0 unless ``tune_options`` has ``"mix": True``.
-        Do not pass those five parameters with it.
+        it). ``lam1`` stays 0 unless ``tune_options`` contains
+        ``"mix": True``. Do not pass those five parameters with it.
     tune_options : dict, optional
         Keyword arguments for :func:`~mfinpaint.tuning.tune` with ``auto``,
         such as ``max_rank``, ``holdout_pattern`` or ``mix``.

@@ -69,8 +69,10 @@ def _make_generator(random_state):
 def _non_finite_error(solver, iteration):
     return SingularSystemError(
         f"the factors became NaN or infinite in iteration {iteration} of the "
-        f"{solver!r} solver: the normal equations are singular or Y is badly "
-        "scaled. Use rho > 0 or lam > 0, or scale Y to values near 1."
+        f"{solver!r} solver: the normal equations are singular, Y is badly "
+        "scaled, or lam or lam1 is too large for the dtype. Use rho > 0 or "
+        "lam > 0, dtype float64 instead of float32, smaller lam and lam1, or "
+        "scale Y to values near 1."
     )
 
 
@@ -239,10 +241,6 @@ class SmoothMF:
         Smoothing weight. Near 0 gives plain regularized factorization.
     order : {1, 2}, default=1
         Order of the finite differences in the smoothing term.
-    lam1 : float, default=0.0
-        Weight of an added first-order smoothing term. With ``order=2`` the
-        smoothing term becomes ``lam ||Psi_2 V||^2 + lam1 ||Psi_1 V||^2``;
-        with ``order=1`` it adds to ``lam``.
     solver : {"exact", "cg"}, default="exact"
         ``"exact"`` solves each half-step's normal equations with a banded
         Cholesky factorization and stops on ``tol``. ``"cg"`` is the
@@ -269,6 +267,10 @@ class SmoothMF:
         Floating type of the factors and of the work arrays.
     verbose : bool, default=False
         Show a progress bar on stderr with the objective.
+    lam1 : float, default=0.0
+        Weight of an added first-order smoothing term. With ``order=2`` the
+        smoothing term becomes ``lam ||Psi_2 V||^2 + lam1 ||Psi_1 V||^2``.
+        With ``order=1`` it adds to ``lam``.
 
     Attributes
     ----------
@@ -299,7 +301,6 @@ class SmoothMF:
         rho=0.1,
         lam=10.0,
         order=1,
-        lam1=0.0,
         solver="exact",
         max_iter=100,
         tol=1e-5,
@@ -307,6 +308,7 @@ class SmoothMF:
         random_state=None,
         dtype=np.float64,
         verbose=False,
+        lam1=0.0,
     ):
         self.rank = rank
         self.rho = rho

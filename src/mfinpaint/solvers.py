@@ -121,9 +121,9 @@ def _singular_error():
     # entries, so this also covers rho > 0, where float32 can lose precision.
     return SingularSystemError(
         "the normal equations are singular or lost too much precision to be "
-        "solved. Use rho > 0, dtype float64 instead of float32, or a smaller "
-        "lam, or scale Y to values near 1, because rho and lam do not scale "
-        "with Y."
+        "solved. Use rho > 0, dtype float64 instead of float32, or smaller "
+        "lam and lam1, or scale Y to values near 1, because rho, lam and lam1 "
+        "do not scale with Y."
     )
 
 
