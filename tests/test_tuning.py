@@ -217,6 +217,13 @@ def test_inpaint_auto_fits_tuned_iterations(camera_case):
     assert info["iterations"] <= info["tuning"].iterations
 
 
+def test_inpaint_rejects_tune_options_without_auto(camera_case):
+    image, mask = camera_case
+
+    with pytest.raises(InvalidParameterError, match="auto=True"):
+        inpaint(image, mask, tune_options={"mix": "yes"})
+
+
 def test_inpaint_rejects_unknown_tune_option(camera_case):
     image, mask = camera_case
 

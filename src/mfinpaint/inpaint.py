@@ -190,9 +190,13 @@ TUNE_OPTIONS = (
 )
 
 
-def _check_tune_options(options):
+def _check_tune_options(options, auto):
     if options is None:
         return
+    if not auto:
+        raise InvalidParameterError(
+            "tune_options apply only with auto=True; set auto=True or drop them."
+        )
     if not isinstance(options, dict):
         raise InvalidParameterError(
             f"tune_options must be a dict of tune arguments, got {type(options).__name__}."
@@ -323,7 +327,7 @@ def inpaint(
             f"auto=True chooses rank, lam, rho, order and lam1 itself, but {tuned_names} "
             "were given. Drop them or set auto=False."
         )
-    _check_tune_options(tune_options)
+    _check_tune_options(tune_options, auto)
     channels, mask, channel_axis = channels_last(image, mask, channel_axis)
     check_channels_observed(mask, color)
 
