@@ -27,7 +27,7 @@ from mfinpaint import (
 )
 from mfinpaint.batch import SUMMARY_NAME, _locked_folder, collect_inputs
 from mfinpaint.cli import main
-from mfinpaint.cluster import _drop_released_gathers, dask_client
+from mfinpaint.cluster import _close_unfinished, _drop_released_gathers, dask_client
 from mfinpaint.errors import ClusterError
 from mfinpaint.io import read_image, write_image
 from mfinpaint.tiles import blend_weights, seam_errors, tile_sizes
@@ -390,6 +390,23 @@ def test_released_gather_error_is_dropped():
     assert not _drop_released_gathers(forgotten)
     assert _drop_released_gathers(lost)
     assert _drop_released_gathers(other)
+
+
+class _StartingCluster:
+    """A cluster whose close fails like one with workers still starting."""
+
+    shutdown_on_close = True
+
+    def close(self, timeout):
+        raise AssertionError("Status.init")
+
+
+def test_unfinished_cluster_is_not_closed_again_at_exit():
+    cluster = _StartingCluster()
+
+    _close_unfinished({cluster})
+
+    assert cluster.shutdown_on_close is False
 
 
 # Batch: options checked before any task starts.

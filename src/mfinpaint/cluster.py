@@ -162,6 +162,7 @@ def _local_cluster(workers):
 
     workers = CPU_COUNT if workers is None else check_int("workers", workers, 1)
     log.info("starting a local Dask cluster of %d worker processes", workers)
+    existing = _spec_clusters()
     try:
         # NOTE: distributed starts an HTTP server (metrics, and the dashboard
         # when bokeh is installed) even without a dashboard. It listens on a
@@ -178,6 +179,9 @@ def _local_cluster(workers):
         )
     except (OSError, RuntimeError) as error:
         raise ClusterError(f"cannot start a local Dask cluster: {error}.") from error
+    except KeyboardInterrupt:
+        _close_unfinished(_spec_clusters() - existing)
+        raise
     scheduler_log = logging.getLogger("distributed.scheduler")
     scheduler_log.addFilter(_drop_released_gathers)
     try:
@@ -186,6 +190,28 @@ def _local_cluster(workers):
     finally:
         scheduler_log.removeFilter(_drop_released_gathers)
     log.info("stopped the local Dask cluster")
+
+
+def _spec_clusters():
+    """Return the set of distributed's clusters that are alive in this process."""
+    from distributed.deploy.spec import SpecCluster
+
+    # NOTE: _instances is private to distributed (a WeakSet in 2026.8). Without
+    # it, an interrupted start prints a traceback at exit but leaves no process.
+    return set(getattr(SpecCluster, "_instances", ()))
+
+
+def _close_unfinished(clusters):
+    """Close clusters whose start Ctrl-C interrupted, without a traceback at exit.
+
+    distributed closes every open cluster when Python exits, and fails with an
+    AssertionError on workers that had not finished starting. Closing them
+    here and marking them done keeps that traceback off stderr.
+    """
+    for cluster in clusters:
+        with contextlib.suppress(Exception):
+            cluster.close(timeout=10)
+        cluster.shutdown_on_close = False
 
 
 def _drop_released_gathers(record):
