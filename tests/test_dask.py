@@ -727,6 +727,57 @@ def test_tiled_color_keeps_observed(client):
     assert psnr(image, restored) > 20
 
 
+def test_tiled_auto_passes_tune_options(client):
+    image = photo((90, 120))
+    mask = random_mask(image.shape, 0.5, seed=2)
+
+    _, info = inpaint_tiled(
+        image,
+        mask,
+        tile=48,
+        overlap=8,
+        auto=True,
+        tune_options={"max_rank": 3},
+        client=client,
+        return_info=True,
+    )
+
+    assert len(info["tile_params"]) == info["tiles"]
+    assert max(params["rank"] for params in info["tile_params"]) <= 3
+
+
+def test_batch_auto_passes_tune_options(tmp_path, client):
+    inputs = write_photos(tmp_path / "in", 2)
+
+    rows = inpaint_batch(
+        inputs,
+        tmp_path / "out",
+        missing_rate=0.5,
+        auto=True,
+        tune_options={"max_rank": 3, "mix": True},
+        client=client,
+    )
+
+    assert [row["status"] for row in rows] == ["ok", "ok"]
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [({"max_rank": 3}, "auto=True"), ({"max_ranks": 3}, "max_ranks")],
+)
+def test_tiles_and_batch_check_tune_options(tmp_path, options, message, no_client):
+    image = photo((40, 40))
+    mask = random_mask(image.shape, 0.5, seed=0)
+    auto = "max_ranks" in options
+    inputs = write_photos(tmp_path / "in", 1)
+
+    with pytest.raises(InvalidParameterError, match=message):
+        inpaint_tiled(image, mask, tile=16, auto=auto, tune_options=options)
+    with pytest.raises(InvalidParameterError, match=message):
+        inpaint_batch(inputs, tmp_path / "out", auto=auto, tune_options=options)
+    assert not (tmp_path / "out").exists()
+
+
 def test_tiled_matches_untiled_fit(client):
     """Tiling a 1024 x 1536 photograph costs at most 0.5 dB and leaves no seam.
 

@@ -22,7 +22,7 @@ import numpy as np
 from ._validation import check_choice, check_float, check_int
 from .cluster import dask_client
 from .errors import InvalidInputError, InvalidParameterError, MfinpaintError
-from .inpaint import COLOR_MODES, image_to_float, inpaint
+from .inpaint import COLOR_MODES, _check_tune_options, image_to_float, inpaint
 from .io import (
     DEFAULT_MAX_PIXELS,
     atomic_write,
@@ -156,6 +156,7 @@ def inpaint_batch(
     bit_depth=None,
     color="channels",
     auto=False,
+    tune_options=None,
     progress=False,
     **model_params,
 ):
@@ -198,6 +199,8 @@ def inpaint_batch(
     color : {"channels", "luma", "joint"}, default="channels"
     auto : bool, default=False
         Passed to :func:`~mfinpaint.inpaint` with ``**model_params``.
+    tune_options : dict, optional
+        Passed to :func:`~mfinpaint.inpaint` with ``auto``.
     progress : bool, default=False
         Show a progress bar over the images on stderr.
 
@@ -222,6 +225,9 @@ def inpaint_batch(
     params = _check_batch_params(
         missing_rate, seed, bit_depth, color, auto, model_params
     )
+    _check_tune_options(tune_options, auto)
+    if tune_options is not None:
+        params["tune_options"] = tune_options
     jobs = [
         _Job(
             input=path,

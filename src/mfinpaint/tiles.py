@@ -19,7 +19,7 @@ from ._validation import check_choice, check_int
 from .batch import check_model_params
 from .cluster import dask_client
 from .errors import InvalidInputError, InvalidParameterError
-from .inpaint import COLOR_MODES, channels_last, inpaint
+from .inpaint import COLOR_MODES, _check_tune_options, channels_last, inpaint
 from .tuning import TUNED_PARAMS
 
 __all__ = ["inpaint_tiled", "tile_sizes", "blend_weights", "seam_errors"]
@@ -87,6 +87,7 @@ def inpaint_tiled(
     keep_observed=True,
     color="channels",
     auto=False,
+    tune_options=None,
     client=None,
     scheduler=None,
     workers=None,
@@ -104,7 +105,7 @@ def inpaint_tiled(
 
     Parameters
     ----------
-    image, mask, channel_axis, keep_observed, color, auto
+    image, mask, channel_axis, keep_observed, color, auto, tune_options
         As for :func:`~mfinpaint.inpaint`, applied to every tile. With
         ``auto``, each tile chooses its own rank, λ, ρ and order.
     tile : int, default=1024
@@ -162,7 +163,10 @@ def inpaint_tiled(
         )
     check_choice("color", color, COLOR_MODES)
     check_model_params(model_params, auto)
+    _check_tune_options(tune_options, auto)
     inpaint_params = {"color": color, "auto": auto, **model_params}
+    if tune_options is not None:
+        inpaint_params["tune_options"] = tune_options
     channels, mask, channel_axis = channels_last(image, mask, channel_axis)
     channels, mask = np.ascontiguousarray(channels), np.ascontiguousarray(mask)
 
