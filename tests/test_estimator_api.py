@@ -1,5 +1,7 @@
 """SmoothMF accepts what a NumPy or scikit-learn user would pass, or rejects it clearly."""
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -7,6 +9,7 @@ from mfinpaint import SmoothMF
 from mfinpaint.errors import (
     InvalidInputError,
     InvalidParameterError,
+    ScaleWarning,
     SingularSystemError,
 )
 
@@ -165,3 +168,22 @@ def test_positional_parameters_keep_their_order():
     assert model.solver == "cg"
     assert model.max_iter == 7
     assert model.lam1 == 0.0
+
+
+def test_weights_far_above_data_warn():
+    Y, missing = smooth_matrix()
+
+    with pytest.warns(ScaleWarning, match="pulled toward 0"):
+        small_model(max_iter=2).fit(Y * 1e-6, missing)
+
+
+@pytest.mark.parametrize("scale", [1.0, 1e-6])
+def test_weights_scaled_with_data_do_not_warn(scale):
+    Y, missing = smooth_matrix()
+    model = small_model(max_iter=2, rho=1e-3 * scale, lam=1.0 * scale)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ScaleWarning)
+        model.fit(Y * scale, missing)
+
+    assert np.isfinite(model.reconstruct()).all()

@@ -10,6 +10,7 @@ from .errors import (
     InvalidInputError,
     InvalidParameterError,
     MfinpaintError,
+    ScaleWarning,
     SingularSystemError,
 )
 from .inpaint import inpaint
@@ -26,6 +27,7 @@ __all__ = [
     "InvalidInputError",
     "InvalidParameterError",
     "MfinpaintError",
+    "ScaleWarning",
     "SingularSystemError",
     "SmoothMF",
     "inpaint",

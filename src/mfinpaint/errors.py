@@ -13,6 +13,7 @@ __all__ = [
     "SingularSystemError",
     "ClusterError",
     "ConvergenceWarning",
+    "ScaleWarning",
 ]
 
 
@@ -49,3 +50,7 @@ class ClusterError(MfinpaintError, OSError):
 
 class ConvergenceWarning(UserWarning):
     """The solver stopped at ``max_iter`` before meeting its tolerance."""
+
+
+class ScaleWarning(UserWarning):
+    """The weights rho and lam are far larger than the values of the data."""

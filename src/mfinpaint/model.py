@@ -26,6 +26,7 @@ from .errors import (
     ConvergenceWarning,
     InvalidInputError,
     InvalidParameterError,
+    ScaleWarning,
     SingularSystemError,
 )
 from .observed import ObservedLines
@@ -181,6 +182,31 @@ def _check_dtype_range(Y, observed, dtype):
             f"maximum {limit:g}. Use dtype=numpy.float64 or scale Y to values "
             "near 1."
         )
+
+
+# A fit warns when a weight exceeds the largest observed |value| this many
+# times. NOTE: measured on one photograph at 70 % missing (rank 16, lam 3):
+# the error on missing pixels doubles at a ratio of 300, reaches 0.7 of the
+# signal at 3000 and 1.0 (all zeros) at 30000.
+WEIGHT_SCALE_LIMIT = 1e3
+
+
+def _warn_weight_scale(Y, observed, weights):
+    """Warn when rho or the smoothing weights dwarf the observed values.
+
+    Both weights are absolute, so on data of order 1e-4 the default weights
+    shrink the estimate of every missing entry toward 0.
+    """
+    largest = float(np.abs(Y[observed]).max())
+    if largest == 0 or max(weights) <= WEIGHT_SCALE_LIMIT * largest:
+        return
+    warnings.warn(
+        f"rho or lam is more than {WEIGHT_SCALE_LIMIT:g} times the largest observed "
+        f"|value| ({largest:.3g}), so the missing entries are pulled toward 0. "
+        "Scale Y to values near 1 or lower rho and lam.",
+        ScaleWarning,
+        stacklevel=3,
+    )
 
 
 def _check_init(init, rank, shape, dtype):
@@ -404,6 +430,7 @@ class SmoothMF:
         # Index the observed entries once, by rows for W and by columns for X.
         observed = ~missing
         _check_dtype_range(Y, observed, dtype)
+        _warn_weight_scale(Y, observed, (rho, lam, lam1))
         Y0 = np.where(observed, Y, 0).astype(dtype, copy=False)
         rows = ObservedLines(Y0, observed, rank, dtype)
         columns = ObservedLines(Y0.T, observed.T, rank, dtype)
