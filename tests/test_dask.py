@@ -626,6 +626,21 @@ def test_batch_failure_keeps_existing_outdir(tmp_path, capsys, no_client):
     assert outdir.is_dir()
 
 
+def test_batch_failure_removes_new_parents(tmp_path, capsys, no_client):
+    inputs = write_photos(tmp_path / "in", 1)
+    (tmp_path / "kept").mkdir()
+    outdir = tmp_path / "kept" / "new" / "deeper" / "out"
+
+    status = main(
+        ["batch", str(inputs[0]), "-o", str(outdir), "--missing-rate", "0.5"]
+        + ["--scheduler", "tcp://127.0.0.1:1"]
+    )
+
+    assert status == 2
+    assert (tmp_path / "kept").is_dir()
+    assert not (tmp_path / "kept" / "new").exists()
+
+
 # Tiles.
 
 

@@ -174,8 +174,10 @@ def inpaint_batch(
     inputs : str, path or list of them
         Image files, folders and glob patterns; see :func:`collect_inputs`.
     outdir : str or path
-        Folder of the outputs, created when missing. It must not contain
-        the inputs, and only one run at a time may write to it.
+        Folder of the outputs, created with its parents when missing. A run
+        that fails before writing anything removes the folders it created.
+        It must not contain the inputs, and only one run at a time may
+        write to it.
     mask_dir : str or path, optional
         Folder of masks (nonzero = missing). The mask of ``photo.png`` is
         the file named ``photo`` with any image extension.
@@ -245,7 +247,7 @@ def inpaint_batch(
     ]
     _check_output_names(jobs, masks.values())
 
-    created = not outdir.exists()
+    created = _missing_folders(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     try:
         with _locked_folder(outdir):
@@ -258,12 +260,21 @@ def inpaint_batch(
             _write_summary(outdir / SUMMARY_NAME, rows)
     except BaseException:
         # A run that fails or is interrupted before writing anything does not
-        # leave behind an empty output folder that it created.
-        if created:
-            with contextlib.suppress(OSError):
-                outdir.rmdir()
+        # leave behind the empty output folder, or its parents, that it created.
+        with contextlib.suppress(OSError):
+            for folder in created:
+                folder.rmdir()
         raise
     return rows
+
+
+def _missing_folders(folder):
+    """Return ``folder`` and its parents that do not exist yet, deepest first."""
+    missing = []
+    while not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    return missing
 
 
 def _check_outdir(outdir):
