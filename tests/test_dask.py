@@ -793,6 +793,33 @@ def test_tiles_and_batch_check_tune_options(tmp_path, options, message, no_clien
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"max_rank": 0}, "max_rank must be at least 1"),
+        ({"mix": "yes"}, "mix must be True or False"),
+        ({"orders": (3,)}, "order must be at least 1 and at most 2"),
+        ({"holdout": 0.9}, "holdout must be at most 0.5"),
+    ],
+)
+def test_tiles_and_batch_check_tune_values(tmp_path, options, message, no_client):
+    image = photo((40, 40))
+    mask = random_mask(image.shape, 0.5, seed=0)
+    inputs = write_photos(tmp_path / "in", 1)
+
+    with pytest.raises(InvalidParameterError, match=message):
+        inpaint_tiled(image, mask, tile=16, auto=True, tune_options=options)
+    with pytest.raises(InvalidParameterError, match=message):
+        inpaint_batch(
+            inputs,
+            tmp_path / "out",
+            missing_rate=0.5,
+            auto=True,
+            tune_options=options,
+        )
+    assert not (tmp_path / "out").exists()
+
+
 def test_tiled_matches_untiled_fit(client):
     """Tiling a 1024 x 1536 photograph costs at most 0.5 dB and leaves no seam.
 

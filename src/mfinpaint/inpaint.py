@@ -1,5 +1,6 @@
 """Restoring the missing pixels of gray and color images."""
 
+import inspect
 import logging
 import time
 import warnings
@@ -16,7 +17,7 @@ from ._validation import (
 from .colorspace import rgb_to_ycbcr, ycbcr_to_rgb
 from .errors import ConvergenceWarning, InvalidInputError, InvalidParameterError
 from .model import SmoothMF
-from .tuning import TUNED_PARAMS, initial_factors, tune
+from .tuning import TUNED_PARAMS, check_search_options, initial_factors, tune
 
 __all__ = ["inpaint", "image_to_float", "DEFAULT_PARAMS", "COLOR_MODES"]
 
@@ -206,6 +207,14 @@ def _check_tune_options(options, auto):
         raise InvalidParameterError(
             f"unknown tune_options {unknown}; valid names are {list(TUNE_OPTIONS)}."
         )
+    # The values are checked here too, so that inpaint_tiled and inpaint_batch
+    # reject a bad one before any task starts instead of failing every task.
+    defaults = {
+        name: parameter.default
+        for name, parameter in inspect.signature(tune).parameters.items()
+        if name in TUNE_OPTIONS
+    }
+    check_search_options(**{**defaults, **options})
 
 
 def _tune_channels(channels, mask, color, params, options):

@@ -445,30 +445,24 @@ def tune(
     """
     Y, missing = check_matrix_and_mask(Y, mask)
     Y = np.asarray(Y, dtype=np.float64)
-    holdout = check_float("holdout", holdout, 0.0, 0.5)
-    if holdout == 0.0:
-        raise InvalidParameterError("holdout must be above 0, got 0.0.")
-    check_choice("holdout_pattern", holdout_pattern, HOLDOUT_PATTERNS)
+    holdout, orders, start_rank, max_rank, max_iter = check_search_options(
+        holdout=holdout,
+        holdout_pattern=holdout_pattern,
+        orders=orders,
+        mix=mix,
+        start_rank=start_rank,
+        max_rank=max_rank,
+        max_iter=max_iter,
+        random_state=random_state,
+    )
     smallest = min(Y.shape)
-    start_rank = min(check_int("start_rank", start_rank, 1), smallest)
+    start_rank = min(start_rank, smallest)
     if max_rank is None:
         max_rank = max(min(default_max_rank(missing), smallest), start_rank)
     else:
         # A given max_rank bounds every rank tried, start_rank included.
-        max_rank = min(check_int("max_rank", max_rank, 1), smallest)
+        max_rank = min(max_rank, smallest)
         start_rank = min(start_rank, max_rank)
-    max_iter = check_int("max_iter", max_iter, 1)
-    try:
-        orders = list(orders)
-    except TypeError:
-        raise InvalidParameterError(
-            f"orders must be a sequence of smoothing orders such as (2, 1), got {orders!r}."
-        ) from None
-    if not orders:
-        raise InvalidParameterError("orders must name at least one order, 1 or 2.")
-    for order in orders:
-        check_int("order", order, 1, 2)
-    check_flag("mix", mix)
     rng = _make_generator(random_state)
     started = time.perf_counter()
 
@@ -515,6 +509,51 @@ def tune(
         result.seconds,
     )
     return result
+
+
+def check_search_options(
+    *,
+    holdout,
+    holdout_pattern,
+    orders,
+    mix,
+    start_rank,
+    max_rank,
+    max_iter,
+    random_state,
+):
+    """Check the search options of :func:`tune`, which need no data.
+
+    Returns ``(holdout, orders, start_rank, max_rank, max_iter)`` checked,
+    with ``orders`` as a list. The caps that depend on the matrix size are
+    applied by :func:`tune`.
+
+    Raises
+    ------
+    InvalidParameterError
+        An option has an invalid type or value.
+    """
+    holdout = check_float("holdout", holdout, 0.0, 0.5)
+    if holdout == 0.0:
+        raise InvalidParameterError("holdout must be above 0, got 0.0.")
+    check_choice("holdout_pattern", holdout_pattern, HOLDOUT_PATTERNS)
+    start_rank = check_int("start_rank", start_rank, 1)
+    if max_rank is not None:
+        max_rank = check_int("max_rank", max_rank, 1)
+    max_iter = check_int("max_iter", max_iter, 1)
+    try:
+        orders = list(orders)
+    except TypeError:
+        raise InvalidParameterError(
+            f"orders must be a sequence of smoothing orders such as (2, 1), got {orders!r}."
+        ) from None
+    if not orders:
+        raise InvalidParameterError("orders must name at least one order, 1 or 2.")
+    for order in orders:
+        check_int("order", order, 1, 2)
+    check_flag("mix", mix)
+    _make_generator(random_state)
+    return holdout, orders, start_rank, max_rank, max_iter
 
 
 def _search_lam(search, order, rank, init):
