@@ -1,10 +1,12 @@
+import warnings
+
 import numpy as np
 import pytest
 from skimage import data
 from skimage.transform import resize
 
 from mfinpaint import SmoothMF, inpaint, random_mask, tuning
-from mfinpaint.errors import InvalidInputError, InvalidParameterError
+from mfinpaint.errors import InvalidInputError, InvalidParameterError, ScaleWarning
 from mfinpaint.tuning import initial_factors, mask_clustering, tune
 
 
@@ -344,3 +346,31 @@ def test_svd_factors_randomized_above_limit(monkeypatch):
     assert W.shape == (4, 60)
     assert X.shape == (4, 50)
     assert np.linalg.norm(W.T @ X - best) < 1e-8 * np.linalg.norm(best)
+
+
+def scale_warnings(caught):
+    return [w for w in caught if issubclass(w.category, ScaleWarning)]
+
+
+def test_tune_hides_trial_scale_warnings(camera_case):
+    image, mask = camera_case
+    dark = image * 0.002
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        tune(dark, mask, max_rank=8, random_state=0)
+
+    assert scale_warnings(caught) == []
+
+
+def test_auto_scale_warning_once(camera_case):
+    # Every lam that tune tries is above 1000 times 1e-5, so the final fit
+    # warns, and only it does.
+    image, mask = camera_case
+    dark = image * 1e-5
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        inpaint(dark, mask, auto=True, tune_options={"max_rank": 8})
+
+    assert len(scale_warnings(caught)) == 1

@@ -25,7 +25,12 @@ from ._validation import (
     check_int,
     check_matrix_and_mask,
 )
-from .errors import ConvergenceWarning, InvalidInputError, InvalidParameterError
+from .errors import (
+    ConvergenceWarning,
+    InvalidInputError,
+    InvalidParameterError,
+    ScaleWarning,
+)
 from .model import (
     SmoothMF,
     _make_generator,
@@ -280,6 +285,9 @@ class _Search:
         model = SmoothMF(**params, max_iter=max_iter, tol=1e-4)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
+            # A trial weight that dwarfs the data only scores badly. The fit
+            # with the chosen weights warns if they are out of scale.
+            warnings.simplefilter("ignore", ScaleWarning)
             model.fit(
                 self.Y,
                 self.train_missing,
@@ -387,7 +395,8 @@ def tune(
        step 2.
 
     The iteration count at the lowest error is the ``iterations`` of the
-    result.
+    result. The trial fits raise no :class:`~mfinpaint.ScaleWarning`, so a
+    fit with the chosen weights is the one that warns.
 
     Parameters
     ----------
