@@ -187,3 +187,15 @@ def test_weights_scaled_with_data_do_not_warn(scale):
         model.fit(Y * scale, missing)
 
     assert np.isfinite(model.reconstruct()).all()
+
+
+def test_scale_warning_names_large_weight():
+    Y, missing = smooth_matrix()
+    model = small_model(max_iter=2, rho=1e-3, lam=1.0, order=2, lam1=1e4)
+
+    with pytest.warns(ScaleWarning) as caught:
+        model.fit(Y, missing)
+
+    message = str(caught[0].message)
+    assert message.startswith("lam1 10000 is more than 1000 times")
+    assert "rho or lam" not in message

@@ -53,4 +53,4 @@ class ConvergenceWarning(UserWarning):
 
 
 class ScaleWarning(UserWarning):
-    """The weights rho and lam are far larger than the values of the data."""
+    """A weight (rho, lam or lam1) is far larger than the values of the data."""

@@ -194,16 +194,22 @@ WEIGHT_SCALE_LIMIT = 1e3
 def _warn_weight_scale(Y, observed, weights):
     """Warn when rho or the smoothing weights dwarf the observed values.
 
-    Both weights are absolute, so on data of order 1e-4 the default weights
-    shrink the estimate of every missing entry toward 0.
+    ``weights`` maps each weight's name to its value. The weights are
+    absolute, so on data of order 1e-4 the default weights shrink the
+    estimate of every missing entry toward 0.
     """
     largest = float(np.abs(Y[observed]).max())
-    if largest == 0 or max(weights) <= WEIGHT_SCALE_LIMIT * largest:
+    large = [
+        name for name, value in weights.items() if value > WEIGHT_SCALE_LIMIT * largest
+    ]
+    if largest == 0 or not large:
         return
+    described = " and ".join(f"{name} {weights[name]:g}" for name in large)
+    verb = "is" if len(large) == 1 else "are"
     warnings.warn(
-        f"rho or lam is more than {WEIGHT_SCALE_LIMIT:g} times the largest observed "
-        f"|value| ({largest:.3g}), so the missing entries are pulled toward 0. "
-        "Scale Y to values near 1 or lower rho and lam.",
+        f"{described} {verb} more than {WEIGHT_SCALE_LIMIT:g} times the largest "
+        f"observed |value| ({largest:.3g}), so the missing entries are pulled "
+        f"toward 0. Scale Y to values near 1 or lower {' and '.join(large)}.",
         ScaleWarning,
         stacklevel=3,
     )
@@ -430,7 +436,7 @@ class SmoothMF:
         # Index the observed entries once, by rows for W and by columns for X.
         observed = ~missing
         _check_dtype_range(Y, observed, dtype)
-        _warn_weight_scale(Y, observed, (rho, lam, lam1))
+        _warn_weight_scale(Y, observed, {"rho": rho, "lam": lam, "lam1": lam1})
         Y0 = np.where(observed, Y, 0).astype(dtype, copy=False)
         rows = ObservedLines(Y0, observed, rank, dtype)
         columns = ObservedLines(Y0.T, observed.T, rank, dtype)
