@@ -10,6 +10,7 @@ result has no step at a tile border.
 
 import logging
 import math
+import re
 import time
 import warnings
 
@@ -27,6 +28,8 @@ __all__ = ["inpaint_tiled", "tile_sizes", "blend_weights", "seam_errors"]
 log = logging.getLogger(__name__)
 
 MIN_TILE = 16
+# A number in a warning message, such as 3, 0.01 or 1e-05.
+_NUMBER = re.compile(r"\d+(\.\d*)?(e[+-]?\d+)?")
 DEFAULT_TILE = 1024
 DEFAULT_OVERLAP = 64
 
@@ -357,10 +360,23 @@ def _axis_weights(bounds, index, count, depth):
 
 
 def _warn_once(results):
-    """Repeat on the client each distinct warning that a tile's fit raised."""
-    seen = dict.fromkeys(item for result in results for item in result["warnings"])
-    for category, message in seen:
-        warnings.warn(f"{message} (in a tile)", category, stacklevel=2)
+    """Repeat on the client each kind of warning that the tiles' fits raised.
+
+    Messages that differ only in their numbers, such as the largest value of
+    each tile in a ScaleWarning, are one kind. The first message of a kind
+    is shown once, with the number of tiles that raised it.
+    """
+    kinds = {}
+    for result in results:
+        tile_kinds = {}
+        for category, message in result["warnings"]:
+            tile_kinds.setdefault((category, _NUMBER.sub("#", message)), message)
+        for key, message in tile_kinds.items():
+            first, count = kinds.get(key, (message, 0))
+            kinds[key] = (first, count + 1)
+    for (category, _), (message, count) in kinds.items():
+        where = "in a tile" if count == 1 else f"in {count} tiles"
+        warnings.warn(f"{message} ({where})", category, stacklevel=2)
 
 
 def _tiles_info(results):
