@@ -1,3 +1,5 @@
+import warnings
+
 import numpy as np
 import pytest
 from skimage import data
@@ -5,7 +7,7 @@ from skimage.transform import resize
 
 from mfinpaint import inpaint, random_mask
 from mfinpaint.colorspace import rgb_to_ycbcr, ycbcr_to_rgb
-from mfinpaint.errors import InvalidParameterError
+from mfinpaint.errors import InvalidParameterError, ScaleWarning
 
 FAST = {"rank": 8, "max_iter": 5}
 
@@ -84,3 +86,17 @@ def test_auto_rejects_fixed_rank(rgb):
 
     with pytest.raises(InvalidParameterError, match="auto=True"):
         inpaint(rgb, mask, channel_axis=-1, auto=True, rank=4)
+
+
+@pytest.mark.parametrize("color", ["channels", "luma"])
+def test_scale_warning_once_per_image(rgb, color):
+    mask = random_mask(rgb.shape[:2], 0.6, seed=2)
+    dark = rgb * 0.002
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        inpaint(dark, mask, channel_axis=-1, color=color, **FAST)
+
+    scale = [w for w in caught if issubclass(w.category, ScaleWarning)]
+    assert len(scale) == 1
+    assert str(scale[0].message).endswith("of 3 channels)")

@@ -29,9 +29,9 @@ from mfinpaint import (
 from mfinpaint.batch import SUMMARY_NAME, _locked_folder, collect_inputs
 from mfinpaint.cli import main
 from mfinpaint.cluster import _close_unfinished, _drop_released_gathers, dask_client
-from mfinpaint.errors import ClusterError, ScaleWarning
+from mfinpaint.errors import ClusterError, ScaleWarning, warn_once_per_kind
 from mfinpaint.io import read_image, write_image
-from mfinpaint.tiles import _warn_once, blend_weights, seam_errors, tile_sizes
+from mfinpaint.tiles import blend_weights, seam_errors, tile_sizes
 
 pytestmark = pytest.mark.filterwarnings("ignore::mfinpaint.ConvergenceWarning")
 
@@ -823,20 +823,20 @@ def test_tiles_and_batch_check_tune_values(tmp_path, options, message, no_client
 
 def test_tile_warnings_shown_once_per_kind():
     message = "lam 3 is more than 1000 times the largest observed |value| ({})"
-    results = [
-        {"warnings": [(ScaleWarning, message.format(value))]}
+    tiles = [
+        [(ScaleWarning, message.format(value))]
         for value in ("0.00047", "0.00087", "0.002")
     ]
-    results.append({"warnings": [(UserWarning, "other")]})
+    tiles.append([(UserWarning, "other")])
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        _warn_once(results)
+        warn_once_per_kind(tiles, "tile")
 
     shown = [(w.category, str(w.message)) for w in caught]
     assert shown == [
-        (ScaleWarning, message.format("0.00047") + " (in 3 tiles)"),
-        (UserWarning, "other (in a tile)"),
+        (ScaleWarning, message.format("0.00047") + " (in 3 of 4 tiles)"),
+        (UserWarning, "other (in 1 of 4 tiles)"),
     ]
 
 

@@ -4,6 +4,9 @@ Every error is a subclass of :class:`MfinpaintError` and of the standard
 exception that fits it, so callers can catch either.
 """
 
+import re
+import warnings
+
 __all__ = [
     "MfinpaintError",
     "InvalidParameterError",
@@ -54,3 +57,31 @@ class ConvergenceWarning(UserWarning):
 
 class ScaleWarning(UserWarning):
     """A weight (rho, lam or lam1) is far larger than the values of the data."""
+
+
+# A number in a warning message, such as 3, 0.01 or 1e-05.
+_NUMBER = re.compile(r"\d+(\.\d*)?(e[+-]?\d+)?")
+
+
+def warn_once_per_kind(sources, unit, stacklevel=2):
+    """Raise again the warnings of several fits, each kind once.
+
+    ``sources`` is a list with one list of ``(category, message)`` pairs per
+    fit, and ``unit`` names what a fit covers ("tile", "channel"). Messages
+    that differ only in their numbers, such as the largest observed value
+    of each fit in a ScaleWarning, are one kind. The first message of a
+    kind is shown with the number of fits that raised it, unless there is
+    only one fit.
+    """
+    kinds = {}
+    for pairs in sources:
+        source_kinds = {}
+        for category, message in pairs:
+            source_kinds.setdefault((category, _NUMBER.sub("#", message)), message)
+        for key, message in source_kinds.items():
+            first, count = kinds.get(key, (message, 0))
+            kinds[key] = (first, count + 1)
+    for (category, _), (message, count) in kinds.items():
+        if len(sources) > 1:
+            message = f"{message} (in {count} of {len(sources)} {unit}s)"
+        warnings.warn(message, category, stacklevel=stacklevel + 1)

@@ -15,7 +15,12 @@ from ._validation import (
     check_image_values,
 )
 from .colorspace import rgb_to_ycbcr, ycbcr_to_rgb
-from .errors import ConvergenceWarning, InvalidInputError, InvalidParameterError
+from .errors import (
+    ConvergenceWarning,
+    InvalidInputError,
+    InvalidParameterError,
+    warn_once_per_kind,
+)
 from .model import SmoothMF
 from .tuning import TUNED_PARAMS, check_search_options, initial_factors, tune
 
@@ -163,16 +168,22 @@ def _fit_channels(channels, mask, params, color, verbose, warn=False):
         channels = rgb_to_ycbcr(np.where(mask, 0.0, channels))
     estimate = np.empty_like(channels)
     models = []
+    channel_warnings = []
     for c in range(count):
         channel_params = params
         if luma and c > 0:
             # Chroma is smoother than luma, so it gets half the rank. This
             # costs less but scored below color="channels" in docs/quality.md.
             channel_params = {**params, "rank": max(params["rank"] // 2, 1)}
-        estimate[..., c], model = _fit_matrix(
-            channels[..., c], mask[..., c], channel_params, verbose, warn=warn
-        )
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            estimate[..., c], model = _fit_matrix(
+                channels[..., c], mask[..., c], channel_params, verbose, warn=warn
+            )
+        channel_warnings.append([(w.category, str(w.message)) for w in caught])
         models.append(model)
+    # Each kind of warning is shown once for all channels, with a count.
+    warn_once_per_kind(channel_warnings, "channel", stacklevel=3)
     if luma:
         estimate = ycbcr_to_rgb(estimate)
     return estimate, models

@@ -10,7 +10,6 @@ result has no step at a tile border.
 
 import logging
 import math
-import re
 import time
 import warnings
 
@@ -19,7 +18,7 @@ import numpy as np
 from ._validation import check_choice, check_int
 from .batch import check_model_params
 from .cluster import dask_client
-from .errors import InvalidInputError, InvalidParameterError
+from .errors import InvalidInputError, InvalidParameterError, warn_once_per_kind
 from .inpaint import COLOR_MODES, _check_tune_options, channels_last, inpaint
 from .tuning import TUNED_PARAMS
 
@@ -28,8 +27,6 @@ __all__ = ["inpaint_tiled", "tile_sizes", "blend_weights", "seam_errors"]
 log = logging.getLogger(__name__)
 
 MIN_TILE = 16
-# A number in a warning message, such as 3, 0.01 or 1e-05.
-_NUMBER = re.compile(r"\d+(\.\d*)?(e[+-]?\d+)?")
 DEFAULT_TILE = 1024
 DEFAULT_OVERLAP = 64
 
@@ -281,7 +278,7 @@ def _fit_tiles(client, channels, mask, grid, depth, tiles, inpaint_params, verbo
             bar.update(1)
     for future in value_futures + mask_futures:
         future.release()
-    _warn_once(results)
+    warn_once_per_kind([result["warnings"] for result in results], "tile", stacklevel=3)
     return blended / total_weight[..., None], _tiles_info(results)
 
 
@@ -357,26 +354,6 @@ def _axis_weights(bounds, index, count, depth):
     before = 2 * depth if index > 0 else 0
     after = 2 * depth if index < count - 1 else 0
     return blend_weights(bounds.stop - bounds.start, before, after)
-
-
-def _warn_once(results):
-    """Repeat on the client each kind of warning that the tiles' fits raised.
-
-    Messages that differ only in their numbers, such as the largest value of
-    each tile in a ScaleWarning, are one kind. The first message of a kind
-    is shown once, with the number of tiles that raised it.
-    """
-    kinds = {}
-    for result in results:
-        tile_kinds = {}
-        for category, message in result["warnings"]:
-            tile_kinds.setdefault((category, _NUMBER.sub("#", message)), message)
-        for key, message in tile_kinds.items():
-            first, count = kinds.get(key, (message, 0))
-            kinds[key] = (first, count + 1)
-    for (category, _), (message, count) in kinds.items():
-        where = "in a tile" if count == 1 else f"in {count} tiles"
-        warnings.warn(f"{message} ({where})", category, stacklevel=2)
 
 
 def _tiles_info(results):
