@@ -627,6 +627,22 @@ def test_batch_failure_keeps_existing_outdir(tmp_path, capsys, no_client):
     assert outdir.is_dir()
 
 
+def test_batch_rejects_dangling_symlink_outdir(tmp_path, capsys, no_client):
+    inputs = write_photos(tmp_path / "in", 1)
+    outdir = tmp_path / "out"
+    outdir.symlink_to(tmp_path / "missing")
+
+    status = main(["batch", str(inputs[0]), "-o", str(outdir), "--missing-rate", "0.5"])
+
+    err = capsys.readouterr().err.strip().splitlines()
+    assert status == 2
+    assert len(err) == 1
+    assert "symbolic link" in err[0]
+    assert "missing" in err[0]
+    assert outdir.is_symlink()
+    assert not (tmp_path / "missing").exists()
+
+
 def test_batch_failure_removes_new_parents(tmp_path, capsys, no_client):
     inputs = write_photos(tmp_path / "in", 1)
     (tmp_path / "kept").mkdir()

@@ -283,6 +283,12 @@ def _check_outdir(outdir):
         raise InvalidParameterError(
             f"output folder {str(outdir)!r} is a file; give a folder name."
         )
+    if outdir.is_symlink() and not outdir.exists():
+        raise InvalidParameterError(
+            f"output folder {str(outdir)!r} is a symbolic link to "
+            f"{str(outdir.readlink())!r}, which does not exist; create that folder "
+            "or give another name."
+        )
     return outdir
 
 
