@@ -28,7 +28,12 @@ from mfinpaint import (
 )
 from mfinpaint.batch import SUMMARY_NAME, _locked_folder, collect_inputs
 from mfinpaint.cli import main
-from mfinpaint.cluster import _close_unfinished, _drop_released_gathers, dask_client
+from mfinpaint.cluster import (
+    _close_unfinished,
+    _drop_closed_transfers,
+    _drop_released_gathers,
+    dask_client,
+)
 from mfinpaint.errors import ClusterError, ScaleWarning, warn_once_per_kind
 from mfinpaint.io import read_image, write_image
 from mfinpaint.tiles import blend_weights, seam_errors, tile_sizes
@@ -391,6 +396,24 @@ def test_released_gather_error_is_dropped():
     assert not _drop_released_gathers(forgotten)
     assert _drop_released_gathers(lost)
     assert _drop_released_gathers(other)
+
+
+def test_closed_transfer_error_is_dropped_in_workers():
+    closed = logging.LogRecord(
+        "distributed.worker",
+        logging.ERROR,
+        "worker.py",
+        1,
+        "failed during get data with %s -> %s",
+        ("tcp://127.0.0.1:1", None),
+        None,
+    )
+    other = logging.LogRecord(
+        "distributed.worker", logging.ERROR, "worker.py", 1, "Compute failed", (), None
+    )
+
+    assert not _drop_closed_transfers(closed)
+    assert _drop_closed_transfers(other)
 
 
 class _StartingCluster:

@@ -214,6 +214,15 @@ def _close_unfinished(clusters):
         cluster.shutdown_on_close = False
 
 
+def _drop_closed_transfers(record):
+    """Drop a worker's error for a result whose receiver closed the connection.
+
+    The worker processes of the local cluster install this filter (see
+    ``mfinpaint._worker_setup``).
+    """
+    return record.msg != "failed during get data with %s -> %s"
+
+
 def _drop_released_gathers(record):
     """Drop the scheduler's error for results that the client itself released.
 
