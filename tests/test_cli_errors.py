@@ -25,6 +25,11 @@ FAST = ["--rank", "2", "--max-iter", "5", "--quiet"]
 pytestmark = pytest.mark.filterwarnings("ignore::mfinpaint.ConvergenceWarning")
 
 
+def inpaint_argv(source, output, *options):
+    """Return the arguments that restore ``source`` into ``output`` at 50 % missing."""
+    return ["inpaint", source, "-o", output, "--missing-rate", "0.5", *FAST, *options]
+
+
 def run(argv, capsys):
     """Run the command line and return its status, stdout and stderr lines."""
     status = main([str(item) for item in argv])
@@ -489,19 +494,7 @@ def test_output_is_input(capsys, gray_path):
 def test_output_is_input_with_force(capsys, gray_path):
     original = read_image(gray_path)
 
-    status, _, _ = run(
-        [
-            "inpaint",
-            gray_path,
-            "-o",
-            gray_path,
-            "--missing-rate",
-            "0.5",
-            "--force",
-            *FAST,
-        ],
-        capsys,
-    )
+    status, _, _ = run(inpaint_argv(gray_path, gray_path, "--force"), capsys)
 
     mask = np.random.RandomState(1).rand(16, 12) < 0.5
     restored = read_image(gray_path)
@@ -550,18 +543,7 @@ def test_output_under_regular_file(tmp_path, capsys, gray_path, monkeypatch):
     blocker.write_text("plain file")
     monkeypatch.setattr(cli, "inpaint", lambda *args, **kwargs: pytest.fail("fitted"))
 
-    status, _, err = run(
-        [
-            "inpaint",
-            gray_path,
-            "-o",
-            blocker / "out.png",
-            "--missing-rate",
-            "0.5",
-            *FAST,
-        ],
-        capsys,
-    )
+    status, _, err = run(inpaint_argv(gray_path, blocker / "out.png"), capsys)
 
     assert_one_line_error(status, err, "file.txt", "not a folder")
     assert blocker.read_text() == "plain file"
@@ -569,15 +551,7 @@ def test_output_under_regular_file(tmp_path, capsys, gray_path, monkeypatch):
 
 @pytest.mark.parametrize("option", ["-o", "--report", "--masked"])
 def test_output_name_too_long(tmp_path, capsys, gray_path, option):
-    argv = [
-        "inpaint",
-        gray_path,
-        "-o",
-        tmp_path / "out.png",
-        "--missing-rate",
-        "0.5",
-        *FAST,
-    ]
+    argv = inpaint_argv(gray_path, tmp_path / "out.png")
     long_name = tmp_path / ("x" * 300 + ".png")
     if option == "-o":
         argv[3] = long_name
@@ -609,16 +583,7 @@ def test_output_folder_not_writable(tmp_path, capsys, gray_path, monkeypatch):
 
     try:
         status, _, err = run(
-            [
-                "inpaint",
-                gray_path,
-                "-o",
-                folder / "sub" / "out.png",
-                "--missing-rate",
-                "0.5",
-                *FAST,
-            ],
-            capsys,
+            inpaint_argv(gray_path, folder / "sub" / "out.png"), capsys
         )
     finally:
         folder.chmod(0o755)
@@ -670,20 +635,7 @@ def test_output_is_folder(tmp_path, capsys, gray_path):
 def test_same_path_for_two_outputs(tmp_path, capsys, gray_path):
     output = tmp_path / "out.png"
 
-    status, _, err = run(
-        [
-            "inpaint",
-            gray_path,
-            "-o",
-            output,
-            "--masked",
-            output,
-            "--missing-rate",
-            "0.5",
-            *FAST,
-        ],
-        capsys,
-    )
+    status, _, err = run(inpaint_argv(gray_path, output, "--masked", output), capsys)
 
     assert_one_line_error(status, err, "two outputs")
     assert_nothing_written(tmp_path, "out.png")
@@ -713,18 +665,7 @@ def test_memory_error_during_fit(tmp_path, capsys, gray_path, monkeypatch):
 
     monkeypatch.setattr(cli, "inpaint", fail)
 
-    status, _, err = run(
-        [
-            "inpaint",
-            gray_path,
-            "-o",
-            tmp_path / "out.png",
-            "--missing-rate",
-            "0.5",
-            *FAST,
-        ],
-        capsys,
-    )
+    status, _, err = run(inpaint_argv(gray_path, tmp_path / "out.png"), capsys)
 
     assert_one_line_error(status, err, "out of memory", "7.5 GiB", "--max-pixels")
     assert_nothing_written(tmp_path, "out.png")
@@ -757,18 +698,7 @@ def test_error_message_kept_on_one_line(capsys, monkeypatch, gray_path, tmp_path
 
     monkeypatch.setattr(cli, "inpaint", fail)
 
-    status, _, err = run(
-        [
-            "inpaint",
-            gray_path,
-            "-o",
-            tmp_path / "out.png",
-            "--missing-rate",
-            "0.5",
-            *FAST,
-        ],
-        capsys,
-    )
+    status, _, err = run(inpaint_argv(gray_path, tmp_path / "out.png"), capsys)
 
     assert_one_line_error(status, err, "first line second line")
 
