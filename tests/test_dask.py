@@ -817,45 +817,28 @@ def test_batch_auto_passes_tune_options(tmp_path, client):
 
 
 @pytest.mark.parametrize(
-    ("options", "message"),
-    [({"max_rank": 3}, "auto=True"), ({"max_ranks": 3}, "max_ranks")],
+    ("options", "auto", "message"),
+    [
+        ({"max_rank": 3}, False, "auto=True"),
+        ({"max_ranks": 3}, True, "max_ranks"),
+        ({"max_rank": 0}, True, "max_rank must be at least 1"),
+        ({"mix": "yes"}, True, "mix must be True or False"),
+        ({"orders": (3,)}, True, "order must be at least 1 and at most 2"),
+        ({"holdout": 0.9}, True, "holdout must be at most 0.5"),
+    ],
 )
-def test_tiles_and_batch_check_tune_options(tmp_path, options, message, no_client):
+def test_tiles_and_batch_check_tune_options(
+    tmp_path, options, auto, message, no_client
+):
     image = photo((40, 40))
     mask = random_mask(image.shape, 0.5, seed=0)
-    auto = "max_ranks" in options
     inputs = write_photos(tmp_path / "in", 1)
 
     with pytest.raises(InvalidParameterError, match=message):
         inpaint_tiled(image, mask, tile=16, auto=auto, tune_options=options)
     with pytest.raises(InvalidParameterError, match=message):
-        inpaint_batch(inputs, tmp_path / "out", auto=auto, tune_options=options)
-    assert not (tmp_path / "out").exists()
-
-
-@pytest.mark.parametrize(
-    ("options", "message"),
-    [
-        ({"max_rank": 0}, "max_rank must be at least 1"),
-        ({"mix": "yes"}, "mix must be True or False"),
-        ({"orders": (3,)}, "order must be at least 1 and at most 2"),
-        ({"holdout": 0.9}, "holdout must be at most 0.5"),
-    ],
-)
-def test_tiles_and_batch_check_tune_values(tmp_path, options, message, no_client):
-    image = photo((40, 40))
-    mask = random_mask(image.shape, 0.5, seed=0)
-    inputs = write_photos(tmp_path / "in", 1)
-
-    with pytest.raises(InvalidParameterError, match=message):
-        inpaint_tiled(image, mask, tile=16, auto=True, tune_options=options)
-    with pytest.raises(InvalidParameterError, match=message):
         inpaint_batch(
-            inputs,
-            tmp_path / "out",
-            missing_rate=0.5,
-            auto=True,
-            tune_options=options,
+            inputs, tmp_path / "out", missing_rate=0.5, auto=auto, tune_options=options
         )
     assert not (tmp_path / "out").exists()
 
