@@ -22,7 +22,7 @@ import numpy as np
 from ._validation import check_choice, check_float, check_int
 from .cluster import dask_client
 from .errors import InvalidInputError, InvalidParameterError, MfinpaintError
-from .inpaint import COLOR_MODES, _check_tune_options, image_to_float, inpaint
+from .inpaint import COLOR_MODES, check_auto_options, image_to_float, inpaint
 from .io import (
     DEFAULT_MAX_PIXELS,
     atomic_write,
@@ -33,7 +33,6 @@ from .io import (
 from .masks import select_mask
 from .metrics import restoration_scores
 from .model import SmoothMF
-from .tuning import TUNED_PARAMS
 
 try:
     import fcntl
@@ -225,9 +224,8 @@ def inpaint_batch(
     outdir = _check_outdir(outdir)
     masks = _find_masks(mask_dir, files)
     params = _check_batch_params(
-        missing_rate, seed, bit_depth, color, auto, model_params
+        missing_rate, seed, bit_depth, color, auto, model_params, tune_options
     )
-    _check_tune_options(tune_options, auto)
     if tune_options is not None:
         params["tune_options"] = tune_options
     jobs = [
@@ -292,7 +290,9 @@ def _check_outdir(outdir):
     return outdir
 
 
-def _check_batch_params(missing_rate, seed, bit_depth, color, auto, model_params):
+def _check_batch_params(
+    missing_rate, seed, bit_depth, color, auto, model_params, tune_options
+):
     """Check the options before any task starts and return the model parameters.
 
     A bad option would otherwise fail every image on its own.
@@ -304,18 +304,13 @@ def _check_batch_params(missing_rate, seed, bit_depth, color, auto, model_params
     if bit_depth is not None:
         check_choice("bit_depth", bit_depth, (8, 16))
     check_choice("color", color, COLOR_MODES)
-    check_model_params(model_params, auto)
+    check_model_params(model_params, auto, tune_options)
     return {"random_state": seed, **model_params}
 
 
-def check_model_params(model_params, auto=False):
-    """Check the SmoothMF keyword arguments of :func:`~mfinpaint.inpaint` early."""
-    tuned = sorted(set(model_params) & set(TUNED_PARAMS))
-    if auto and tuned:
-        raise InvalidParameterError(
-            f"auto=True chooses rank, lam, rho, order and lam1 itself, but {tuned} were "
-            "given. Drop them or set auto=False."
-        )
+def check_model_params(model_params, auto=False, tune_options=None):
+    """Check the SmoothMF keyword arguments and tune_options of ``inpaint`` early."""
+    check_auto_options(model_params, auto, tune_options)
     if "verbose" in model_params:
         raise InvalidParameterError(
             "verbose is not a model parameter here; use progress."

@@ -202,6 +202,17 @@ TUNE_OPTIONS = (
 )
 
 
+def check_auto_options(model_params, auto, tune_options=None):
+    """Reject model parameters that ``auto`` chooses itself, and bad ``tune_options``."""
+    tuned = sorted(set(model_params) & set(TUNED_PARAMS))
+    if auto and tuned:
+        raise InvalidParameterError(
+            f"auto=True chooses rank, lam, rho, order and lam1 itself, but {tuned} "
+            "were given. Drop them or set auto=False."
+        )
+    _check_tune_options(tune_options, auto)
+
+
 def _check_tune_options(options, auto):
     if options is None:
         return
@@ -341,13 +352,7 @@ def inpaint(
         ("return_info", return_info),
     ]:
         check_flag(name, flag)
-    tuned_names = sorted(set(model_params) & set(TUNED_PARAMS))
-    if auto and tuned_names:
-        raise InvalidParameterError(
-            f"auto=True chooses rank, lam, rho, order and lam1 itself, but {tuned_names} "
-            "were given. Drop them or set auto=False."
-        )
-    _check_tune_options(tune_options, auto)
+    check_auto_options(model_params, auto, tune_options)
     channels, mask, channel_axis = channels_last(image, mask, channel_axis)
     check_channels_observed(mask, color)
 

@@ -19,7 +19,7 @@ from ._validation import check_choice, check_int
 from .batch import check_model_params
 from .cluster import dask_client
 from .errors import InvalidInputError, InvalidParameterError, warn_once_per_kind
-from .inpaint import COLOR_MODES, _check_tune_options, channels_last, inpaint
+from .inpaint import COLOR_MODES, channels_last, inpaint
 from .tuning import TUNED_PARAMS
 
 __all__ = ["inpaint_tiled", "tile_sizes", "blend_weights", "seam_errors"]
@@ -162,8 +162,7 @@ def inpaint_tiled(
             f"overlap of at most {tile // 4} or a larger tile."
         )
     check_choice("color", color, COLOR_MODES)
-    check_model_params(model_params, auto)
-    _check_tune_options(tune_options, auto)
+    check_model_params(model_params, auto, tune_options)
     inpaint_params = {"color": color, "auto": auto, **model_params}
     if tune_options is not None:
         inpaint_params["tune_options"] = tune_options
