@@ -172,9 +172,8 @@ def _call_callback(callback, progress):
     )
 
 
-def _check_dtype_range(Y, observed, dtype):
-    """Raise InvalidInputError if observed values overflow the factor dtype."""
-    largest = float(np.abs(Y[observed]).max())
+def _check_dtype_range(largest, dtype):
+    """Raise InvalidInputError if the largest observed |value| overflows ``dtype``."""
     limit = float(np.finfo(dtype).max)
     if largest > limit:
         raise InvalidInputError(
@@ -191,14 +190,14 @@ def _check_dtype_range(Y, observed, dtype):
 WEIGHT_SCALE_LIMIT = 1e3
 
 
-def _warn_weight_scale(Y, observed, weights):
+def _warn_weight_scale(largest, weights):
     """Warn when rho or the smoothing weights dwarf the observed values.
 
-    ``weights`` maps each weight's name to its value. The weights are
+    ``largest`` is the largest observed |value| and ``weights`` maps each
+    weight's name to its value. The weights are
     absolute, so on data of order 1e-4 the default weights shrink the
     estimate of every missing entry toward 0.
     """
-    largest = float(np.abs(Y[observed]).max())
     large = [
         name for name, value in weights.items() if value > WEIGHT_SCALE_LIMIT * largest
     ]
@@ -435,8 +434,9 @@ class SmoothMF:
 
         # Index the observed entries once, by rows for W and by columns for X.
         observed = ~missing
-        _check_dtype_range(Y, observed, dtype)
-        _warn_weight_scale(Y, observed, {"rho": rho, "lam": lam, "lam1": lam1})
+        largest = float(np.abs(Y[observed]).max())
+        _check_dtype_range(largest, dtype)
+        _warn_weight_scale(largest, {"rho": rho, "lam": lam, "lam1": lam1})
         Y0 = np.where(observed, Y, 0).astype(dtype, copy=False)
         rows = ObservedLines(Y0, observed, rank, dtype)
         columns = ObservedLines(Y0.T, observed.T, rank, dtype)
