@@ -398,7 +398,7 @@ def test_released_gather_error_is_dropped():
     assert _drop_released_gathers(other)
 
 
-def test_closed_transfer_error_is_dropped_in_workers():
+def test_worker_closed_transfer_error_dropped():
     closed = logging.LogRecord(
         "distributed.worker",
         logging.ERROR,
@@ -425,7 +425,7 @@ class _StartingCluster:
         raise AssertionError("Status.init")
 
 
-def test_unfinished_cluster_is_not_closed_again_at_exit():
+def test_unfinished_cluster_skipped_at_exit():
     cluster = _StartingCluster()
 
     _close_unfinished({cluster})
@@ -843,7 +843,7 @@ def test_tiles_and_batch_check_tune_options(
     assert not (tmp_path / "out").exists()
 
 
-def test_tile_warnings_shown_once_per_kind():
+def test_tile_warnings_once_per_kind():
     message = "lam 3 is more than 1000 times the largest observed |value| ({})"
     tiles = [
         [(ScaleWarning, message.format(value))]
